@@ -1,0 +1,264 @@
+/**
+ * Model calls for every stage, over the AI SDK. Model strings from the config (`openai:<id>`,
+ * `openai-compatible:<id>@<baseURL>`) resolve to providers; keys come from the environment only.
+ *
+ * Contract: the SDK never retries (`maxRetries: 0`); this service retries retryable failures and timeouts
+ * with bounded exponential backoff, then fails with LlmError. Every attempt, failed or not, is written to
+ * the llm_calls ledger with tokens, cost (null when the price is unknown) and latency, with secret values
+ * redacted. Interrupting the calling fiber aborts the HTTP request. `offline` is never callable here.
+ */
+import { createOpenAI } from "@ai-sdk/openai"
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
+import { APICallError, generateText, jsonSchema, type LanguageModel, NoObjectGeneratedError, Output } from "ai"
+import { Cause, Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { parseModelSpec } from "../config.ts"
+import { LlmError } from "../domain/errors.ts"
+import { makeRedactor } from "../domain/secrets.ts"
+import { Store } from "./Store.ts"
+
+export interface LlmSettings {
+  readonly timeoutSeconds: number
+  readonly retries: number
+  readonly cache: boolean
+  readonly temperature: number | undefined
+  readonly structuredOutputs: boolean
+  readonly prices: Readonly<Record<string, { inputPerMillion: number; outputPerMillion: number }>>
+  /** Where keys are read from; defaults to process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** First backoff delay; doubles per retry (tests shorten it). */
+  readonly backoffMillis?: number
+}
+
+export interface LlmRequest {
+  /** What the call is for, e.g. `gepa.reflection` or `code-search.propose`. */
+  readonly purpose: string
+  readonly model: string
+  readonly system?: string
+  readonly prompt: string
+  /** Hash of the prompt template the prompt was rendered from (see the Prompts service). */
+  readonly templateHash?: string
+  readonly runId?: string | null
+  readonly stageId?: number | null
+}
+
+export interface LlmResult<A> {
+  readonly value: A
+  readonly text: string
+  readonly callId: number
+  readonly cached: boolean
+  readonly inputTokens: number | null
+  readonly outputTokens: number | null
+  readonly costUsd: number | null
+}
+
+export interface LlmShape {
+  readonly generateText: (request: LlmRequest) => Effect.Effect<LlmResult<string>, LlmError>
+  readonly generateObject: <A>(
+    request: LlmRequest & { readonly schema: Schema.Codec<A, any>; readonly schemaName?: string },
+  ) => Effect.Effect<LlmResult<A>, LlmError>
+}
+
+export const hashText = (text: string) => createHash("sha256").update(text).digest("hex")
+
+/** The price of a model string: exact match first, then the string without an `@baseURL` suffix. */
+export const priceOf = (prices: LlmSettings["prices"], model: string) => prices[model] ?? prices[model.replace(/@.*$/, "")]
+
+export const costOf = (prices: LlmSettings["prices"], model: string, inputTokens: number | null, outputTokens: number | null): number | null => {
+  const price = priceOf(prices, model)
+  if (!price || inputTokens === null || outputTokens === null) return null
+  return (inputTokens * price.inputPerMillion + outputTokens * price.outputPerMillion) / 1e6
+}
+
+export type ModelResolver = (model: string) => LanguageModel
+
+/** Resolves config model strings to AI SDK models, reading keys from `env` at resolution time. */
+export const providerResolver = (settings: Pick<LlmSettings, "env" | "structuredOutputs">): ModelResolver => {
+  const env = settings.env ?? process.env
+  const cache = new Map<string, LanguageModel>()
+  return (model) => {
+    const cached = cache.get(model)
+    if (cached) return cached
+    const spec = parseModelSpec(model)
+    if (!spec || spec.provider === "offline") throw new Error(`model ${JSON.stringify(model)} is not callable`)
+    const resolved =
+      spec.provider === "openai"
+        ? createOpenAI({ apiKey: env.OPENAI_API_KEY ?? "" })(spec.modelId)
+        : createOpenAICompatible({
+            name: "openai-compatible",
+            baseURL: spec.baseURL,
+            ...(env.TWOLOOP_API_KEY ? { apiKey: env.TWOLOOP_API_KEY } : {}),
+            includeUsage: true,
+            supportsStructuredOutputs: settings.structuredOutputs,
+          })(spec.modelId)
+    cache.set(model, resolved)
+    return resolved
+  }
+}
+
+const describeCause = (error: unknown): string => {
+  const cause = (error as { cause?: unknown }).cause
+  const code = (cause as { code?: string } | undefined)?.code
+  return code ? `${(error as Error).message} (${code})` : (error as Error).message
+}
+
+const classify = (model: string, error: unknown): LlmError => {
+  if (NoObjectGeneratedError.isInstance(error))
+    return new LlmError({ message: `${model} returned output that does not match the expected schema`, model, reason: "malformed", retryable: false, raw: error.text ?? "" })
+  if (APICallError.isInstance(error)) {
+    const status = error.statusCode
+    const network = status === undefined
+    return new LlmError({
+      message: network ? `${model}: request failed: ${describeCause(error)}` : `${model}: HTTP ${status}: ${error.message}`,
+      model,
+      reason: network ? "network" : "http",
+      retryable: error.isRetryable || network,
+    })
+  }
+  const text = error instanceof Error ? describeCause(error) : String(error)
+  const network = /fetch failed|ECONNREFUSED|ECONNRESET|ENOTFOUND|socket|terminated/i.test(text)
+  return new LlmError({ message: `${model}: ${text}`, model, reason: network ? "network" : "http", retryable: network })
+}
+
+const schemaForSdk = <A>(schema: Schema.Codec<A, any>) => {
+  const document = Schema.toJsonSchemaDocument(schema)
+  const decode = Schema.decodeUnknownExit(schema)
+  return jsonSchema<A>(document.schema as Parameters<typeof jsonSchema>[0], {
+    validate: (value) => {
+      const exit = decode(value)
+      return Exit.isSuccess(exit)
+        ? { success: true, value: exit.value }
+        : { success: false, error: new Error(Cause.pretty(exit.cause)) }
+    },
+  })
+}
+
+export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const redact = makeRedactor(settings.env ?? process.env)
+    const backoff = settings.backoffMillis ?? 1000
+
+    const call = <A>(
+      request: LlmRequest,
+      structured: { schema: Schema.Codec<A, any>; name?: string } | undefined,
+      span: string,
+    ): Effect.Effect<LlmResult<A>, LlmError> =>
+      Effect.gen(function* () {
+        const { model } = request
+        const spec = parseModelSpec(model)
+        if (!spec || spec.provider === "offline")
+          return yield* new LlmError({ message: `model ${JSON.stringify(model)} cannot be called (offline runs use the built-in proposers)`, model, reason: "offline", retryable: false })
+        const outputSchema = structured ? schemaForSdk(structured.schema) : undefined
+        const promptText = request.system ? `[system]\n${request.system}\n\n[user]\n${request.prompt}` : request.prompt
+        const promptHash = hashText(JSON.stringify({ system: request.system ?? null, prompt: request.prompt, schema: structured ? Schema.toJsonSchemaDocument(structured.schema).schema : null }))
+        const ledger = {
+          runId: request.runId ?? null,
+          stageId: request.stageId ?? null,
+          purpose: request.purpose,
+          model,
+          promptHash,
+          templateHash: request.templateHash ?? null,
+          promptText: redact(promptText),
+        }
+
+        if (settings.cache) {
+          const hit = yield* store.llmCalls.cachedResponse(model, promptHash)
+          if (hit !== undefined) {
+            const value = structured ? yield* decodeCached(structured.schema, hit, model) : (hit as A)
+            const callId = yield* store.llmCalls.insertLlmCall({ ...ledger, responseText: hit, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, cached: true, attempt: 1, error: null })
+            return { value, text: hit, callId, cached: true, inputTokens: 0, outputTokens: 0, costUsd: 0 }
+          }
+        }
+
+        let attempt = 0
+        const once = Effect.gen(function* () {
+          attempt += 1
+          const started = performance.now()
+          const exit = yield* Effect.tryPromise({
+            try: (signal) =>
+              generateText({
+                model: resolve(model),
+                ...(request.system ? { system: request.system } : {}),
+                prompt: request.prompt,
+                maxRetries: 0,
+                abortSignal: signal,
+                ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
+                ...(outputSchema ? { output: Output.object({ schema: outputSchema, ...(structured?.name ? { name: structured.name } : {}) }) } : {}),
+              }),
+            catch: (error) => classify(model, error),
+          }).pipe(
+            Effect.timeoutOrElse({
+              duration: `${settings.timeoutSeconds} seconds`,
+              orElse: () =>
+                Effect.fail(new LlmError({ message: `${model}: no reply within ${settings.timeoutSeconds} s`, model, reason: "timeout", retryable: true })),
+            }),
+            Effect.exit,
+          )
+          const latencyMs = performance.now() - started
+          if (Exit.isFailure(exit)) {
+            const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+            const error = failure && "error" in failure ? (failure.error as LlmError) : undefined
+            if (!error) return yield* Effect.failCause(exit.cause)
+            yield* store.llmCalls.insertLlmCall({
+              ...ledger,
+              responseText: error.raw === undefined ? null : redact(error.raw),
+              inputTokens: null,
+              outputTokens: null,
+              costUsd: null,
+              latencyMs,
+              cached: false,
+              attempt,
+              error: redact(error.message),
+            })
+            return yield* error
+          }
+          const result = exit.value
+          const inputTokens = result.usage.inputTokens ?? null
+          const outputTokens = result.usage.outputTokens ?? null
+          const costUsd = costOf(settings.prices, model, inputTokens, outputTokens)
+          const text = result.text
+          const empty = !structured && text.trim().length === 0
+          const callId = yield* store.llmCalls.insertLlmCall({
+            ...ledger,
+            responseText: redact(text),
+            inputTokens,
+            outputTokens,
+            costUsd,
+            latencyMs,
+            cached: false,
+            attempt,
+            error: empty ? "empty reply" : null,
+          })
+          if (empty) return yield* new LlmError({ message: `${model} returned an empty reply`, model, reason: "empty", retryable: false, raw: "" })
+          const value = (structured ? result.output : text) as A
+          return { value, text, callId, cached: false, inputTokens, outputTokens, costUsd }
+        })
+
+        return yield* once.pipe(
+          Effect.retry({
+            schedule: Schedule.exponential(`${backoff} millis`).pipe(Schedule.jittered),
+            times: settings.retries,
+            while: (error: LlmError) => error.retryable,
+          }),
+        )
+      }).pipe(Effect.withSpan(span))
+
+    const decodeCached = <A>(schema: Schema.Codec<A, any>, text: string, model: string) =>
+      Effect.try({
+        try: () => Schema.decodeUnknownSync(schema)(JSON.parse(text)),
+        catch: () => new LlmError({ message: `${model}: cached response no longer matches the schema`, model, reason: "malformed", retryable: false, raw: text }),
+      })
+
+    return Llm.of({
+      generateText: (request) => call<string>(request, undefined, "Llm.generateText"),
+      generateObject: (request) => call(request, { schema: request.schema, ...(request.schemaName ? { name: request.schemaName } : {}) }, "Llm.generateObject"),
+    })
+  })
+
+export class Llm extends Context.Service<Llm, LlmShape>()("twoloop/Llm") {
+  /** Real providers resolved from model strings. Requires Store (the ledger). */
+  static readonly layer = (settings: LlmSettings) => Layer.effect(Llm, makeLlm(settings, providerResolver(settings)))
+  /** Any resolver, e.g. one returning `MockLanguageModelV3` in unit tests. */
+  static readonly layerWith = (settings: LlmSettings, resolve: ModelResolver) => Layer.effect(Llm, makeLlm(settings, resolve))
+}

@@ -1,0 +1,188 @@
+/**
+ * Outer-level bookkeeping: the candidate pool, per-example evaluations (also the evaluation cache, keyed by
+ * candidate hash, split and example id), one proposal row per iteration, and reflection replies (kept so a
+ * replayed iteration after a crash reuses the reply instead of asking the model again).
+ */
+import type { CandidateOrigin, CandidateRecord, EvaluationRecord, ProposalRecord, Split } from "../../domain/Candidate.ts"
+import type { Db } from "./open.ts"
+import { now } from "./runs.ts"
+
+interface CandidateRow {
+  idx: number
+  hash: string
+  components_json: string
+  parent1: number | null
+  parent2: number | null
+  origin: CandidateOrigin
+  library_entry_id: string | null
+  iteration: number
+  metric_calls: number
+  offline: number
+}
+
+const toCandidate = (row: CandidateRow): CandidateRecord => ({
+  idx: row.idx,
+  hash: row.hash,
+  components: JSON.parse(row.components_json),
+  parents: [row.parent1, row.parent2].filter((p): p is number => p !== null),
+  origin: row.origin,
+  libraryEntryId: row.library_entry_id,
+  iteration: row.iteration,
+  metricCalls: row.metric_calls,
+  offline: row.offline === 1,
+})
+
+export const insertCandidate = (db: Db, stageId: number, candidate: CandidateRecord): void => {
+  db.prepare(
+    `INSERT INTO candidates (stage_id, idx, hash, components_json, parent1, parent2, origin, library_entry_id, iteration, metric_calls, offline, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    stageId,
+    candidate.idx,
+    candidate.hash,
+    JSON.stringify(candidate.components),
+    candidate.parents[0] ?? null,
+    candidate.parents[1] ?? null,
+    candidate.origin,
+    candidate.libraryEntryId,
+    candidate.iteration,
+    candidate.metricCalls,
+    candidate.offline ? 1 : 0,
+    now(),
+  )
+}
+
+export const listCandidates = (db: Db, stageId: number): Array<CandidateRecord> =>
+  (db.prepare(`SELECT * FROM candidates WHERE stage_id = ? ORDER BY idx`).all(stageId) as Array<CandidateRow>).map(toCandidate)
+
+interface EvaluationRow {
+  candidate_hash: string
+  split: Split
+  example_id: string
+  score: number
+  output_json: string | null
+  trajectory_json: string | null
+  charged_iteration: number
+}
+
+const toEvaluation = (row: EvaluationRow): EvaluationRecord => ({
+  candidateHash: row.candidate_hash,
+  split: row.split,
+  exampleId: row.example_id,
+  score: row.score,
+  output: row.output_json === null ? null : JSON.parse(row.output_json),
+  trajectory: row.trajectory_json === null ? null : JSON.parse(row.trajectory_json),
+  chargedIteration: row.charged_iteration,
+})
+
+/** Writes one evaluation; a second write of the same key is ignored (the first result is the cached one). */
+export const insertEvaluation = (db: Db, stageId: number, evaluation: EvaluationRecord): void => {
+  db.prepare(
+    `INSERT OR IGNORE INTO evaluations (stage_id, candidate_hash, split, example_id, score, output_json, trajectory_json, charged_iteration, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    stageId,
+    evaluation.candidateHash,
+    evaluation.split,
+    evaluation.exampleId,
+    evaluation.score,
+    evaluation.output === undefined ? null : JSON.stringify(evaluation.output),
+    evaluation.trajectory === undefined ? null : JSON.stringify(evaluation.trajectory),
+    evaluation.chargedIteration,
+    now(),
+  )
+}
+
+export const getEvaluations = (db: Db, stageId: number, candidateHash: string, split: Split): Array<EvaluationRecord> =>
+  (
+    db
+      .prepare(`SELECT * FROM evaluations WHERE stage_id = ? AND candidate_hash = ? AND split = ?`)
+      .all(stageId, candidateHash, split) as Array<EvaluationRow>
+  ).map(toEvaluation)
+
+export const listEvaluations = (db: Db, stageId: number): Array<EvaluationRecord> =>
+  (db.prepare(`SELECT * FROM evaluations WHERE stage_id = ?`).all(stageId) as Array<EvaluationRow>).map(toEvaluation)
+
+export const insertProposal = (db: Db, stageId: number, proposal: ProposalRecord): void => {
+  db.prepare(
+    `INSERT OR REPLACE INTO proposals (stage_id, iteration, kind, parent1, parent2, components_json, minibatch_json, sum_before, sum_after,
+       accepted, reason, reflection_prompt, reflection_output, child_idx, offline, metric_calls, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    stageId,
+    proposal.iteration,
+    proposal.kind,
+    proposal.parents[0] ?? null,
+    proposal.parents[1] ?? null,
+    JSON.stringify(proposal.components),
+    JSON.stringify(proposal.minibatch),
+    proposal.sumBefore,
+    proposal.sumAfter,
+    proposal.accepted ? 1 : 0,
+    proposal.reason,
+    proposal.reflectionPrompt,
+    proposal.reflectionOutput,
+    proposal.childIdx,
+    proposal.offline ? 1 : 0,
+    proposal.metricCalls,
+    now(),
+  )
+}
+
+export const listProposals = (db: Db, stageId: number): Array<ProposalRecord> =>
+  (
+    db.prepare(`SELECT * FROM proposals WHERE stage_id = ? ORDER BY iteration`).all(stageId) as Array<{
+      iteration: number
+      kind: ProposalRecord["kind"]
+      parent1: number | null
+      parent2: number | null
+      components_json: string
+      minibatch_json: string
+      sum_before: number | null
+      sum_after: number | null
+      accepted: number
+      reason: string
+      reflection_prompt: string | null
+      reflection_output: string | null
+      child_idx: number | null
+      offline: number
+      metric_calls: number
+    }>
+  ).map((row) => ({
+    iteration: row.iteration,
+    kind: row.kind,
+    parents: [row.parent1, row.parent2].filter((p): p is number => p !== null),
+    components: JSON.parse(row.components_json),
+    minibatch: JSON.parse(row.minibatch_json),
+    sumBefore: row.sum_before,
+    sumAfter: row.sum_after,
+    accepted: row.accepted === 1,
+    reason: row.reason,
+    reflectionPrompt: row.reflection_prompt,
+    reflectionOutput: row.reflection_output,
+    childIdx: row.child_idx,
+    offline: row.offline === 1,
+    metricCalls: row.metric_calls,
+  }))
+
+export interface ReflectionRecord {
+  readonly iteration: number
+  readonly component: string
+  readonly prompt: string
+  readonly output: string
+  readonly offline: boolean
+  readonly llmCallId: number | null
+}
+
+export const putReflection = (db: Db, stageId: number, reflection: ReflectionRecord): void => {
+  db.prepare(
+    `INSERT OR REPLACE INTO reflections (stage_id, iteration, component, prompt, output, offline, llm_call_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(stageId, reflection.iteration, reflection.component, reflection.prompt, reflection.output, reflection.offline ? 1 : 0, reflection.llmCallId, now())
+}
+
+export const getReflection = (db: Db, stageId: number, iteration: number, component: string): ReflectionRecord | undefined => {
+  const row = db.prepare(`SELECT * FROM reflections WHERE stage_id = ? AND iteration = ? AND component = ?`).get(stageId, iteration, component) as
+    | { iteration: number; component: string; prompt: string; output: string; offline: number; llm_call_id: number | null }
+    | undefined
+  return row && { iteration: row.iteration, component: row.component, prompt: row.prompt, output: row.output, offline: row.offline === 1, llmCallId: row.llm_call_id }
+}
