@@ -1,0 +1,169 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+import { type RunSpec, makeLocalExecutor } from "../../src/services/Executor.ts"
+import { isAlive } from "../../src/services/executor/processTree.ts"
+import { tempDir } from "../support/tmp.ts"
+
+const fixtures = path.resolve(import.meta.dirname, "../fixtures/processes")
+const executor = makeLocalExecutor({ sandbox: "none", gpus: "none" })
+
+const spec = (overrides: Partial<RunSpec> & Pick<RunSpec, "command">): RunSpec => {
+  const dir = tempDir()
+  return {
+    experimentId: 1,
+    cwd: dir,
+    env: {},
+    slot: { index: 0, gpu: null },
+    hardLimitSeconds: 30,
+    killGraceSeconds: 1,
+    logPath: path.join(dir, "run.log"),
+    ...overrides,
+  }
+}
+
+v8.setFlagsFromString("--expose_gc")
+const gc = vm.runInNewContext("gc") as () => void
+const retained = () => {
+  gc()
+  const usage = process.memoryUsage()
+  return usage.heapUsed + usage.arrayBuffers
+}
+
+const waitUntilDead = async (pid: number) => {
+  for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100))
+  return !isAlive(pid)
+}
+
+describe("local executor", () => {
+  it.live("kills a process and its SIGTERM-ignoring child at the hard limit", () =>
+    Effect.gen(function* () {
+      const pids: Array<number> = []
+      const ending = yield* executor.run(
+        spec({
+          command: `node ${fixtures}/fork-sleeper.mjs`,
+          hardLimitSeconds: 1,
+          onStdoutLine: (line) => {
+            const match = /^(parent|child) (\d+)$/.exec(line)
+            if (match) pids.push(Number(match[2]))
+          },
+        }),
+      )
+      expect(ending.timedOut).toBe(true)
+      expect(ending.signal).not.toBeNull()
+      expect(ending.seconds).toBeGreaterThanOrEqual(1)
+      expect(ending.seconds).toBeLessThan(6)
+      expect(pids).toHaveLength(2)
+      for (const pid of pids) expect(yield* Effect.promise(() => waitUntilDead(pid))).toBe(true)
+    }))
+
+  it.live("interrupting the fiber kills the whole tree", () =>
+    Effect.gen(function* () {
+      const pids: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        executor.run(
+          spec({
+            command: `node ${fixtures}/fork-sleeper.mjs`,
+            onStdoutLine: (line) => {
+              const match = /^(parent|child) (\d+)$/.exec(line)
+              if (match) pids.push(Number(match[2]))
+            },
+          }),
+        ),
+      )
+      while (pids.length < 2) yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(fiber)
+      for (const pid of pids) expect(isAlive(pid)).toBe(false)
+    }))
+
+  it.live("gives the experiment a scrubbed environment with its own variables", () =>
+    Effect.gen(function* () {
+      process.env.OPENAI_API_KEY = "sk-planted-openai-key-123456"
+      process.env.TWOLOOP_API_KEY = "tl-planted-key-123456"
+      process.env.SOME_SERVICE_TOKEN = "planted-token-abcdef"
+      let envLine = ""
+      try {
+        yield* executor.run(
+          spec({
+            command: `node ${fixtures}/dump-env.mjs`,
+            env: { TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", MY_SECRET: "nope-nope-nope" },
+            slot: { index: 1, gpu: 3 },
+            experimentId: 42,
+            onStdoutLine: (line) => {
+              if (line.startsWith("ENV ")) envLine = line.slice(4)
+            },
+          }),
+        )
+      } finally {
+        delete process.env.OPENAI_API_KEY
+        delete process.env.TWOLOOP_API_KEY
+        delete process.env.SOME_SERVICE_TOKEN
+      }
+      const env = JSON.parse(envLine) as Record<string, string>
+      expect(env.OPENAI_API_KEY).toBeUndefined()
+      expect(env.TWOLOOP_API_KEY).toBeUndefined()
+      expect(env.SOME_SERVICE_TOKEN).toBeUndefined()
+      expect(env.MY_SECRET).toBeUndefined()
+      expect(env).toMatchObject({ TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", CUDA_VISIBLE_DEVICES: "3", TWOLOOP_EXPERIMENT_ID: "42" })
+      expect(env.PATH).toBeDefined()
+    }))
+
+  it.live("keeps a bounded log and flat memory for 50 MB of output, and still sees the last line", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const before = retained()
+      const run = spec({ command: `node ${fixtures}/big-output.mjs 50`, onStdoutLine: (line) => line.startsWith("val_loss") && lines.push(line) })
+      const ending = yield* executor.run(run)
+      const grown = retained() - before
+      expect(ending.exitCode).toBe(0)
+      expect(ending.outputBytes).toBeGreaterThan(50 * 1024 * 1024)
+      expect(lines).toEqual(["val_loss: 0.25"])
+      const size = fs.statSync(run.logPath).size
+      expect(size).toBeLessThan(600 * 1024)
+      const log = fs.readFileSync(run.logPath, "utf8")
+      expect(log).toMatch(/\[twoloop: \d+ bytes of output omitted\]/)
+      expect(log.slice(-4096)).toContain("val_loss: 0.25")
+      expect(ending.logTail).toContain("val_loss: 0.25")
+      expect(grown).toBeLessThan(8 * 1024 * 1024)
+    }))
+
+  it.live("records peak memory of the process tree", () =>
+    Effect.gen(function* () {
+      const ending = yield* executor.run(spec({ command: `node ${fixtures}/memory-hog.mjs` }))
+      expect(ending.exitCode).toBe(0)
+      expect(ending.peakMemoryMb).toBeGreaterThan(120)
+    }))
+
+  it.live("reports exit codes and a command that does not exist", () =>
+    Effect.gen(function* () {
+      const crash = yield* executor.run(spec({ command: "exit 3" }))
+      expect(crash.exitCode).toBe(3)
+      expect(crash.timedOut).toBe(false)
+      const missing = yield* executor.run(spec({ command: "definitely-not-a-command-xyz" }))
+      expect(missing.exitCode).toBe(127)
+      expect(missing.logTail).toContain("not found")
+      const badCwd = yield* executor.run({ ...spec({ command: "true" }), cwd: "/nonexistent/dir" })
+      expect(badCwd.failure).not.toBeNull()
+    }))
+
+  it.live("finds and kills an orphan by the experiment id in its environment", () =>
+    Effect.gen(function* () {
+      const { spawn } = yield* Effect.promise(() => import("node:child_process"))
+      const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
+        detached: true,
+        stdio: "ignore",
+        env: { ...process.env, TWOLOOP_EXPERIMENT_ID: "987654" },
+      })
+      orphan.unref()
+      yield* Effect.sleep("200 millis")
+      const other = yield* executor.cleanupOrphan({ id: 123456, pid: orphan.pid!, host: null, jobId: null })
+      expect(other).toBeNull()
+      expect(isAlive(orphan.pid!)).toBe(true)
+      const message = yield* executor.cleanupOrphan({ id: 987654, pid: orphan.pid!, host: null, jobId: null })
+      expect(message).toContain("experiment #987654")
+      expect(yield* Effect.promise(() => waitUntilDead(orphan.pid!))).toBe(true)
+    }))
+})
