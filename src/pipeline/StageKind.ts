@@ -23,6 +23,8 @@ import type { StageExtraServices } from "./stageServices.ts"
 export interface StageContext<Options> {
   readonly runId: string
   readonly stage: StageRecord
+  /** Unique within the run across arms: use it for branch and directory names. */
+  readonly slug: string
   readonly options: Options
   readonly config: ResolvedConfig
   /** The handoff of the previous stage in this arm ({} for the first stage). */
@@ -52,6 +54,11 @@ export type StageRunError = StageFailed | LlmError | WorkspaceError
 export interface StageKind<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
   readonly kind: string
   readonly description: string
+  /**
+   * `outer` stages shape what the inner stages search (instructions, directions); `inner` stages change the
+   * target's code. The `inner-only` arm runs only the inner stages.
+   */
+  readonly role: "outer" | "inner"
   /** Schema of the entry's options (every key except `kind` and `name`); unknown keys are rejected. */
   readonly options: Schema.Struct<Fields>
   readonly run: (context: StageContext<Schema.Struct<Fields>["Type"]>) => Effect.Effect<StageOutcome, StageRunError, StageServices>

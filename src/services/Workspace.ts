@@ -59,6 +59,8 @@ export interface WorkspaceShape {
   readonly inspectTarget: (targetDir: string) => Effect.Effect<TargetInspection, WorkspaceError>
   readonly setup: (options: SetupOptions) => Effect.Effect<WorkspaceSetup, WorkspaceError>
   readonly git: (cwd: string, args: ReadonlyArray<string>) => Effect.Effect<string, WorkspaceError>
+  /** A file's exact content at a commit (path relative to the repository root); undefined when absent. */
+  readonly readAt: (repo: string, commit: string, file: string) => Effect.Effect<string | undefined>
   /** `git reset --hard <commit>` plus removal of untracked, non-ignored files. */
   readonly resetTo: (worktree: Worktree, commit: string) => Effect.Effect<void, WorkspaceError>
   readonly head: (worktree: Worktree) => Effect.Effect<string, WorkspaceError>
@@ -72,9 +74,9 @@ export interface WorkspaceShape {
 
 const identity = ["-c", "user.name=twoloop", "-c", "user.email=twoloop@localhost", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
-const runGit = (cwd: string, args: ReadonlyArray<string>) =>
+const runGit = (cwd: string, args: ReadonlyArray<string>, strip = true) =>
   Effect.tryPromise({
-    try: () => execa("git", [...identity, ...args], { cwd, reject: false, stripFinalNewline: true, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } }),
+    try: () => execa("git", [...identity, ...args], { cwd, reject: false, stripFinalNewline: strip, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } }),
     catch: (error) => new WorkspaceError({ message: `git ${args[0]} in ${cwd}: ${String(error)}` }),
   }).pipe(
     Effect.flatMap((result) =>
@@ -192,6 +194,7 @@ const makeWorkspace = (): WorkspaceShape => {
     inspectTarget,
     setup,
     git,
+    readAt: (repo, commit, file) => runGit(repo, ["show", `${commit}:${file}`], false).pipe(Effect.orElseSucceed(() => undefined)),
     resetTo,
     head: (worktree) => runGit(worktree.root, ["rev-parse", "HEAD"]),
     status,

@@ -186,3 +186,44 @@ export const getReflection = (db: Db, stageId: number, iteration: number, compon
     | undefined
   return row && { iteration: row.iteration, component: row.component, prompt: row.prompt, output: row.output, offline: row.offline === 1, llmCallId: row.llm_call_id }
 }
+
+/** Cached evaluations of one candidate on one split, limited to the given example ids (one query). */
+export const getEvaluationsFor = (db: Db, stageId: number, candidateHash: string, split: Split, exampleIds: ReadonlyArray<string>): Array<EvaluationRecord> =>
+  (
+    db
+      .prepare(
+        `SELECT * FROM evaluations WHERE stage_id = ? AND candidate_hash = ? AND split = ? AND example_id IN (SELECT value FROM json_each(?))`,
+      )
+      .all(stageId, candidateHash, split, JSON.stringify(exampleIds)) as Array<EvaluationRow>
+  ).map(toEvaluation)
+
+/** Example id → score of one candidate on one split, without decoding outputs or trajectories. */
+export const getScores = (db: Db, stageId: number, candidateHash: string, split: Split): Map<string, number> =>
+  new Map(
+    (
+      db.prepare(`SELECT example_id, score FROM evaluations WHERE stage_id = ? AND candidate_hash = ? AND split = ?`).all(stageId, candidateHash, split) as Array<{
+        example_id: string
+        score: number
+      }>
+    ).map((row) => [row.example_id, row.score]),
+  )
+
+/** The stored reflections of one iteration, with the cost of the LLM call each came from (0 when unknown). */
+export const listIterationReflections = (db: Db, stageId: number, iteration: number): Array<ReflectionRecord & { readonly costUsd: number }> =>
+  (
+    db
+      .prepare(
+        `SELECT r.iteration, r.component, r.prompt, r.output, r.offline, r.llm_call_id, COALESCE(c.cost_usd, 0) AS cost_usd
+         FROM reflections r LEFT JOIN llm_calls c ON c.id = r.llm_call_id
+         WHERE r.stage_id = ? AND r.iteration = ? ORDER BY r.component`,
+      )
+      .all(stageId, iteration) as Array<{ iteration: number; component: string; prompt: string; output: string; offline: number; llm_call_id: number | null; cost_usd: number }>
+  ).map((row) => ({
+    iteration: row.iteration,
+    component: row.component,
+    prompt: row.prompt,
+    output: row.output,
+    offline: row.offline === 1,
+    llmCallId: row.llm_call_id,
+    costUsd: row.cost_usd,
+  }))

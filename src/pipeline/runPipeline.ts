@@ -1,0 +1,231 @@
+/**
+ * Runs and resumes pipelines. A run is planned first (the run row with the config snapshot, then one stage
+ * row per stage and arm), then its stages execute in order; each stage's handoff is written before the next
+ * starts. `resumeRun` needs only the store: it reads the config snapshot, skips completed stages and
+ * re-enters the unfinished one with `resuming: true`.
+ *
+ * Contract: one live process per run (a lock with a heartbeat; a stale or dead holder is taken over).
+ * Failures leave the run `failed`, interruptions `interrupted`; both are resumable.
+ */
+import { Cause, Effect, Exit, Fiber, Schedule } from "effect"
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Arm, ResolvedConfig } from "../config.ts"
+import { RunError } from "../domain/errors.ts"
+import type { Handoff } from "../domain/Handoff.ts"
+import type { StageRecord } from "../domain/Run.ts"
+import { Progress } from "../services/Progress.ts"
+import { Store } from "../services/Store.ts"
+import { lockOwnerId } from "../services/store/runs.ts"
+import { Workspace } from "../services/Workspace.ts"
+import { getStageKind, type StageRunError, type StageServices } from "./StageKind.ts"
+
+export interface RunOptions {
+  /** Arms to run (overrides the config's `arms`). */
+  readonly arms?: ReadonlyArray<Arm>
+  /** Run only the stage with this name (in the hybrid arm, with an empty handoff). */
+  readonly stage?: string
+  /** Polled between units of work; true asks every stage to stop after what it is running. */
+  readonly shouldStop?: Effect.Effect<boolean>
+  /** Seconds without a heartbeat after which another process may take the run over (default 30). */
+  readonly lockStaleSeconds?: number
+}
+
+export interface StageResult {
+  readonly id: number
+  readonly arm: string
+  readonly name: string
+  readonly kind: string
+  readonly status: string
+  readonly summary: unknown
+}
+
+export interface RunSummary {
+  readonly runId: string
+  readonly name: string
+  readonly status: "completed" | "interrupted"
+  readonly runDir: string
+  readonly stages: ReadonlyArray<StageResult>
+}
+
+export type RunFailure = StageRunError | RunError
+
+export const newRunId = (date = new Date()) => {
+  const stamp = date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
+  return `${stamp}-${randomBytes(2).toString("hex")}`
+}
+
+export const runDirOf = (config: Pick<ResolvedConfig, "store">, runId: string) => path.join(path.dirname(config.store), "runs", runId)
+
+/** The stages of each arm, in order. `inner-only` keeps only inner stages. */
+export const planArms = (config: ResolvedConfig, options: RunOptions) => {
+  if (options.stage !== undefined) {
+    const entry = config.stages.find((s) => s.name === options.stage)
+    if (!entry) return undefined
+    return [{ arm: "hybrid", position: 0, kind: entry.kind, name: entry.name }]
+  }
+  const arms = options.arms ?? config.arms
+  return arms.flatMap((arm) =>
+    config.stages
+      .filter((entry) => arm === "hybrid" || getStageKind(entry.kind)?.role === "inner")
+      .map((entry, position) => ({ arm, position, kind: entry.kind, name: entry.name })),
+  )
+}
+
+const slugOf = (stage: StageRecord) => (stage.arm === "hybrid" ? stage.name : `${stage.arm}-${stage.name}`)
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = cause.reasons.find((r) => r._tag === "Fail")
+  if (failure && "error" in failure) return String((failure.error as { message?: string }).message ?? failure.error)
+  const defect = cause.reasons.find((r) => r._tag === "Die")
+  if (defect && "defect" in defect) return `internal error: ${String((defect.defect as Error)?.message ?? defect.defect)}`
+  return "interrupted"
+}
+
+const holdLock = (runId: string, staleSeconds: number) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const owner = lockOwnerId()
+    const result = yield* store.runs.acquireRunLock(runId, owner, staleSeconds * 1000)
+    if (!result.acquired)
+      return yield* new RunError({ message: `run ${runId} is being run by ${result.owner} (last heartbeat ${Math.round(result.ageMs / 1000)} s ago); wait for it or stop it first` })
+    const heartbeat = yield* Effect.forkChild(
+      store.runs.heartbeatRunLock(runId, owner).pipe(Effect.repeat(Schedule.spaced(`${Math.max(1, staleSeconds / 6)} seconds`))),
+    )
+    return { owner, heartbeat }
+  })
+
+/** Executes the planned stages of a run (fresh or resumed). */
+const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions): Effect.Effect<RunSummary, RunFailure, StageServices> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const progress = yield* Progress
+    const run = (yield* store.runs.getRun(runId))!
+    const shouldStop = options.shouldStop ?? Effect.succeed(false)
+    const lock = yield* holdLock(runId, options.lockStaleSeconds ?? 30)
+    yield* store.runs.setRunStatus(runId, "running")
+    const stages = yield* store.runs.listStages(runId)
+    let status: RunSummary["status"] = "completed"
+    const exit = yield* Effect.gen(function* () {
+      const arms = [...new Set(stages.map((s) => s.arm))]
+      outer: for (const arm of arms) {
+        let handoff: Handoff = {}
+        for (const stage of stages.filter((s) => s.arm === arm)) {
+          if (stage.status === "completed") {
+            handoff = (stage.handoff ?? {}) as Handoff
+            continue
+          }
+          if (yield* shouldStop) {
+            status = "interrupted"
+            break outer
+          }
+          const kind = getStageKind(stage.kind)
+          if (!kind) return yield* new RunError({ message: `stage ${stage.name} has kind "${stage.kind}", which is not registered in this twoloop` })
+          const entry = config.stages.find((s) => s.name === stage.name)
+          if (!entry) return yield* new RunError({ message: `stage ${stage.name} is not in the run's config snapshot` })
+          const resuming = stage.status !== "pending"
+          const input = (resuming && stage.input ? stage.input : handoff) as Handoff
+          yield* store.runs.startStage(stage.id, input)
+          const stageDir = path.join(run.runDir, slugOf(stage))
+          fs.mkdirSync(stageDir, { recursive: true })
+          const current = (yield* store.runs.getStage(stage.id))!
+          const outcome = yield* kind
+            .run({ runId, stage: current, slug: slugOf(stage), options: entry.options as never, config, input, runDir: run.runDir, stageDir, resuming, shouldStop })
+            .pipe(
+              Effect.onExit((stageExit) =>
+                Exit.isSuccess(stageExit)
+                  ? Effect.void
+                  : store.runs.setStageStatus(stage.id, Cause.hasInterruptsOnly(stageExit.cause) ? "interrupted" : "failed", describeCause(stageExit.cause)),
+              ),
+            )
+          if (outcome.stopped) {
+            yield* store.runs.saveStageSummary(stage.id, outcome.summary)
+            yield* store.runs.setStageStatus(stage.id, "interrupted", "stopped on request")
+            status = "interrupted"
+            break outer
+          }
+          yield* store.runs.completeStage(stage.id, outcome.handoff, outcome.summary)
+          handoff = outcome.handoff
+        }
+      }
+    }).pipe(Effect.exit)
+    yield* Fiber.interrupt(lock.heartbeat)
+    if (Exit.isFailure(exit)) {
+      const interrupted = Cause.hasInterruptsOnly(exit.cause)
+      yield* store.runs.setRunStatus(runId, interrupted ? "interrupted" : "failed", describeCause(exit.cause))
+      yield* store.runs.releaseRunLock(runId, lock.owner)
+      return yield* Effect.failCause(exit.cause)
+    }
+    yield* store.runs.setRunStatus(runId, status)
+    yield* store.runs.releaseRunLock(runId, lock.owner)
+    const finalStages = yield* store.runs.listStages(runId)
+    yield* progress.emit({
+      runId,
+      kind: status === "completed" ? "run-completed" : "run-interrupted",
+      message: status === "completed" ? `run ${runId} completed` : `run ${runId} stopped; continue it with: twoloop resume ${runId}`,
+    })
+    return {
+      runId,
+      name: run.name,
+      status,
+      runDir: run.runDir,
+      stages: finalStages.map((s) => ({ id: s.id, arm: s.arm, name: s.name, kind: s.kind, status: s.status, summary: s.summary })),
+    }
+  }).pipe(
+    Effect.onInterrupt(() =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        yield* store.runs.setRunStatus(runId, "interrupted", "interrupted")
+      }),
+    ),
+  )
+
+/** Plans a new run of `config` and executes it. */
+export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effect.Effect<RunSummary, RunFailure, StageServices> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const workspace = yield* Workspace
+    const progress = yield* Progress
+    const plan = planArms(config, options)
+    if (!plan) return yield* new RunError({ message: `no stage named "${options.stage}" in ${config.configFile} (stages: ${config.stages.map((s) => s.name).join(", ")})` })
+    const runId = newRunId()
+    const runDir = runDirOf(config, runId)
+    fs.mkdirSync(runDir, { recursive: true })
+    const ignore = path.join(path.dirname(config.store), ".gitignore")
+    if (!fs.existsSync(ignore)) fs.writeFileSync(ignore, "# created by twoloop: keep runs and the store out of git\n*\n")
+    const target = yield* workspace.inspectTarget(config.target.dir).pipe(Effect.orElseSucceed(() => ({ repoRoot: null, head: null, dirty: false })))
+    const configJson = JSON.stringify(config)
+    yield* store.runs.insertRun({
+      id: runId,
+      name: config.name,
+      configFile: config.configFile,
+      configJson,
+      configHash: createHash("sha256").update(configJson).digest("hex"),
+      arms: [...new Set(plan.map((p) => p.arm))],
+      targetDir: config.target.dir,
+      targetCommit: target.head,
+      targetDirty: target.dirty,
+      runDir,
+    })
+    yield* store.runs.planStages(runId, plan)
+    yield* progress.emit({
+      runId,
+      kind: "run-started",
+      message: `run ${runId} (${config.name}): ${plan.map((p) => (p.arm === "hybrid" ? p.name : `${p.arm}:${p.name}`)).join(" → ")}; store ${config.store}`,
+    })
+    return yield* executeRun(runId, config, options)
+  })
+
+/** Continues a run from its store: the config snapshot, completed stages skipped, the unfinished one resumed. */
+export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effect<RunSummary, RunFailure, StageServices> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const progress = yield* Progress
+    const run = yield* store.runs.getRun(runId)
+    if (!run) return yield* new RunError({ message: `no run ${runId} in ${store.file}` })
+    if (run.status === "completed") return yield* new RunError({ message: `run ${runId} already completed` })
+    const config = JSON.parse(run.configJson) as ResolvedConfig
+    yield* progress.emit({ runId, kind: "run-resumed", message: `resuming run ${runId} (${run.name}, was ${run.status})` })
+    return yield* executeRun(runId, config, options)
+  })

@@ -1,0 +1,153 @@
+/**
+ * Everything the search needs to know, recomputed from a stage's experiment rows: the incumbent, the runs
+ * measured at each commit, the noise groups, what is in flight, the history of moves, the summary. Because
+ * it is derived from the store alone, a resumed stage sees exactly what the killed one had recorded. Pure.
+ */
+import type { MetricDirection } from "../../src/config.ts"
+import type { Edit } from "../../src/domain/Edit.ts"
+import type { Experiment } from "../../src/domain/Experiment.ts"
+import type { KeptEdit } from "../../src/domain/Handoff.ts"
+import type { RecentExperiment } from "./agentPrompt.ts"
+import { improvement } from "./keepRule.ts"
+import { type Move, type MoveOutcome, replayMoves } from "./offlineProposer.ts"
+
+export interface Incumbent {
+  readonly commit: string
+  readonly runs: ReadonlyArray<number>
+  readonly experimentId: number | null
+  readonly description: string
+}
+
+const judged = new Set(["candidate", "rebase", "promote"])
+
+const mean = (values: ReadonlyArray<number>) => values.reduce((sum, v) => sum + v, 0) / values.length
+
+/** Metrics of an experiment and its confirm reruns. */
+export const runsOf = (experiments: ReadonlyArray<Experiment>, experiment: Experiment): Array<number> => [
+  ...(experiment.metric !== null ? [experiment.metric] : []),
+  ...experiments.filter((e) => e.parentId === experiment.id && e.purpose === "confirm" && e.status === "measured" && e.metric !== null).map((e) => e.metric!),
+]
+
+export const baselineRuns = (experiments: ReadonlyArray<Experiment>): Array<number> =>
+  experiments.filter((e) => e.purpose === "baseline" && e.status === "measured" && e.metric !== null).map((e) => e.metric!)
+
+/** The runs measured at `commit`: the baseline runs for the base commit, else those of the kept experiment that made it. */
+export const runsAtCommit = (experiments: ReadonlyArray<Experiment>, commit: string, baseCommit: string): Array<number> | undefined => {
+  const maker = experiments.find((e) => e.status === "keep" && e.resultCommit === commit)
+  if (maker) return runsOf(experiments, maker)
+  return commit === baseCommit ? baselineRuns(experiments) : undefined
+}
+
+export const currentIncumbent = (experiments: ReadonlyArray<Experiment>, baseCommit: string): Incumbent => {
+  const kept = experiments.filter((e) => e.status === "keep" && e.resultCommit !== null)
+  const last = kept.at(-1)
+  if (!last) return { commit: baseCommit, runs: baselineRuns(experiments), experimentId: null, description: "baseline" }
+  return { commit: last.resultCommit!, runs: runsOf(experiments, last), experimentId: last.id, description: last.description ?? "" }
+}
+
+/** Groups of repeated runs of the same code: the baseline repeats, and each judged experiment with its confirms. */
+export const noiseGroups = (experiments: ReadonlyArray<Experiment>): Array<Array<number>> => [
+  baselineRuns(experiments),
+  ...experiments.filter((e) => judged.has(e.purpose) && e.metric !== null).map((e) => runsOf(experiments, e)),
+]
+
+export const isUnfinished = (e: Experiment) => e.status === "planned" || e.status === "running"
+
+/** Rows whose idea is not settled yet: planned, running, or measured but not judged. */
+export const inFlight = (experiments: ReadonlyArray<Experiment>): Array<Experiment> =>
+  experiments.filter((e) => judged.has(e.purpose) && (isUnfinished(e) || e.status === "measured"))
+
+export const editOf = (experiment: Experiment): Edit | undefined => (experiment.editJson ? (JSON.parse(experiment.editJson) as Edit) : undefined)
+
+/** History and in-flight moves for the offline proposer. */
+export const movesOf = (experiments: ReadonlyArray<Experiment>, baseCommit: string, initialFiles: ReadonlyMap<string, string>): { history: Array<MoveOutcome>; pending: Array<Move> } =>
+  replayMoves(
+    experiments.map((e) => ({
+      purpose: e.purpose,
+      status: e.status,
+      baseCommit: e.baseCommit,
+      resultCommit: e.resultCommit,
+      editJson: e.editJson,
+      improvement: e.judgement?.improvement ?? null,
+    })),
+    baseCommit,
+    initialFiles,
+  )
+
+export const recentExperiments = (experiments: ReadonlyArray<Experiment>, limit: number): Array<RecentExperiment> =>
+  experiments
+    .filter((e) => judged.has(e.purpose) && !isUnfinished(e) && e.status !== "measured")
+    .slice(-limit)
+    .reverse()
+    .map((e) => ({
+      seq: e.seq,
+      status: e.status,
+      metric: e.metric,
+      improvement: e.judgement?.improvement ?? null,
+      description: e.description ?? "",
+      direction: e.direction,
+      reason: e.reason,
+    }))
+
+export interface StageSummary {
+  readonly metric: string
+  readonly direction: MetricDirection
+  readonly baseline: number | null
+  readonly best: number | null
+  /** Improvement of the best over the baseline (positive = better), or null before a baseline exists. */
+  readonly gain: number | null
+  readonly bestCommit: string
+  readonly bestExperimentId: number | null
+  /** Sequence number of the experiment that produced the best (how many experiments it took). */
+  readonly experimentsToBest: number | null
+  readonly experiments: number
+  readonly kept: number
+  readonly discarded: number
+  readonly crashed: number
+  readonly timedOut: number
+  readonly rejected: number
+  readonly noiseSigma: number
+  readonly experimentSeconds: number
+  readonly offline: boolean
+  readonly proposer: string
+}
+
+export const summarize = (
+  experiments: ReadonlyArray<Experiment>,
+  context: { metric: string; direction: MetricDirection; baseCommit: string; noiseSigma: number; offline: boolean; proposer: string },
+): StageSummary => {
+  const baseline = baselineRuns(experiments)
+  const incumbent = currentIncumbent(experiments, context.baseCommit)
+  const baselineMean = baseline.length > 0 ? mean(baseline) : null
+  const bestMean = incumbent.runs.length > 0 ? mean(incumbent.runs) : null
+  const count = (status: string) => experiments.filter((e) => e.status === status).length
+  const bestRow = incumbent.experimentId === null ? undefined : experiments.find((e) => e.id === incumbent.experimentId)
+  return {
+    metric: context.metric,
+    direction: context.direction,
+    baseline: baselineMean,
+    best: bestMean,
+    gain: baselineMean !== null && bestMean !== null ? improvement(context.direction, baselineMean, bestMean) : null,
+    bestCommit: incumbent.commit,
+    bestExperimentId: incumbent.experimentId,
+    experimentsToBest: bestRow ? bestRow.seq : baseline.length > 0 ? 0 : null,
+    experiments: experiments.length,
+    kept: count("keep"),
+    discarded: count("discard"),
+    crashed: count("crash"),
+    timedOut: count("timeout"),
+    rejected: count("rejected"),
+    noiseSigma: context.noiseSigma,
+    experimentSeconds: experiments.reduce((sum, e) => sum + (e.seconds ?? 0), 0),
+    offline: context.offline,
+    proposer: context.proposer,
+  }
+}
+
+/** Kept edits ranked by their measured improvement (largest first), for the next code-search stage. */
+export const keptEdits = (experiments: ReadonlyArray<Experiment>): Array<KeptEdit> =>
+  experiments
+    .filter((e) => e.status === "keep" && e.resultCommit !== null && e.editJson !== null)
+    .map((e) => ({ experimentId: e.id, commit: e.resultCommit!, description: e.description ?? "", direction: e.direction, delta: e.judgement?.improvement ?? 0, editJson: e.editJson! }))
+    .sort((a, b) => b.delta - a.delta)
+

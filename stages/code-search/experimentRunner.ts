@@ -1,0 +1,157 @@
+/**
+ * Runs one planned experiment row to its end and records it: reset the worker's worktree to the row's base
+ * commit, apply its edit through the guards, hash-check the readonly files, run the command through the
+ * Executor (metric scanned line by line), hash-check again, and write the outcome. An edit that fails a
+ * guard is recorded `rejected` with the reason and the workspace is restored. Successful runs end as
+ * `measured`: judging is the caller's job. Re-running a row (resume) is safe: it starts from the reset.
+ */
+import { Effect } from "effect"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { ResolvedTarget } from "../../src/config.ts"
+import type { Edit } from "../../src/domain/Edit.ts"
+import type { EnvironmentFingerprint, Experiment } from "../../src/domain/Experiment.ts"
+import type { WorkspaceError } from "../../src/domain/errors.ts"
+import { Executor, type Slot } from "../../src/services/Executor.ts"
+import { Store } from "../../src/services/Store.ts"
+import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
+import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
+import { classifyEnding, metricScanner } from "./metric.ts"
+
+export interface RunnerContext {
+  readonly target: ResolvedTarget
+  readonly setup: WorkspaceSetup
+  /** sha256 of each readonly file at the start of the run. */
+  readonly readonlyHashes: ReadonlyMap<string, string>
+  readonly logDir: string
+  readonly hardLimitSeconds: (timeBudgetSeconds: number) => number
+  readonly killGraceSeconds: number
+  readonly fingerprint: EnvironmentFingerprint
+}
+
+export const hashFile = (file: string): string | null => {
+  try {
+    return createHash("sha256").update(fs.readFileSync(file)).digest("hex")
+  } catch {
+    return null
+  }
+}
+
+export const hashReadonly = (targetPath: string, files: ReadonlyArray<string>): Map<string, string> =>
+  new Map(files.map((file) => [file, hashFile(path.join(targetPath, file)) ?? "missing"]))
+
+const readonlyDrift = (context: RunnerContext, worktree: Worktree): string | undefined => {
+  for (const [file, expected] of context.readonlyHashes) {
+    const actual = hashFile(path.join(worktree.targetPath, file)) ?? "missing"
+    if (actual !== expected) return file
+  }
+  return undefined
+}
+
+/** Reads editable files as they are in the worktree. */
+export const readEditable = (worktree: Worktree, editable: ReadonlyArray<string>): Map<string, string> =>
+  new Map(editable.map((file) => [normalizeEditPath(file)!, fs.existsSync(path.join(worktree.targetPath, file)) ? fs.readFileSync(path.join(worktree.targetPath, file), "utf8") : ""]))
+
+type Applied = { readonly ok: true; readonly diff: string } | { readonly ok: false; readonly reason: string; readonly diff: string | null }
+
+/** Applies an edit to a clean worktree through every guard; on refusal the worktree is restored. */
+export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edit: Edit, baseCommit: string) =>
+  Effect.gen(function* () {
+    const workspace = yield* Workspace
+    const refuse = (reason: string, diff: string | null = null) =>
+      workspace.resetTo(worktree, baseCommit).pipe(Effect.as<Applied>({ ok: false, reason, diff }))
+    const scope = checkScope(edit, context.target.editable, context.target.readonly)
+    if (!scope.ok) return yield* refuse(scope.reason)
+    const root = fs.realpathSync(worktree.targetPath)
+    for (const change of edit.changes) {
+      const file = path.join(worktree.targetPath, normalizeEditPath(change.path)!)
+      const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+      if (stat?.isSymbolicLink()) return yield* refuse(`${change.path} is a symbolic link; edits through links are refused`)
+      const parent = fs.realpathSync(path.dirname(file))
+      if (parent !== root && !parent.startsWith(`${root}${path.sep}`)) return yield* refuse(`${change.path} resolves outside the target directory`)
+    }
+    const before = readEditable(worktree, context.target.editable)
+    const applied = applyChanges(before, edit.changes)
+    if (!applied.ok) return yield* refuse(applied.reason)
+    if (isSeedOnlyChange(before, applied.files)) return yield* refuse("the edit only changes a seed; seeds come from the harness (TWOLOOP_SEED) and are not improvements")
+    for (const [file, content] of applied.files) fs.writeFileSync(path.join(worktree.targetPath, file), content)
+    const allowed = new Set(context.target.editable.map((file) => path.posix.join(context.setup.targetSubdir.split(path.sep).join("/"), normalizeEditPath(file)!)))
+    const changed = yield* workspace.status(worktree)
+    const diff = yield* workspace.diff(worktree)
+    const outside = changed.find((entry) => !allowed.has(entry.path))
+    if (outside) return yield* refuse(`the edit changed ${outside.path}, which is not an editable file`, diff)
+    return { ok: true, diff } satisfies Applied
+  })
+
+export interface RunPlacement {
+  readonly worktree: Worktree
+  readonly slot: Slot
+}
+
+/**
+ * Executes a planned (or interrupted) experiment row and records its end. Returns the updated row: status
+ * `measured`, `crash`, `timeout` or `rejected`.
+ */
+export const runExperiment = (context: RunnerContext, experiment: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, Store | Workspace | Executor> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const workspace = yield* Workspace
+    const executor = yield* Executor
+    const { worktree, slot } = placement
+    const base = experiment.baseCommit ?? context.setup.baseCommit
+    yield* workspace.resetTo(worktree, base)
+
+    let diff: string | null = experiment.diff
+    if (experiment.editJson) {
+      const applied = yield* applyEditGuarded(context, worktree, JSON.parse(experiment.editJson) as Edit, base)
+      if (!applied.ok) {
+        yield* store.experiments.finishExperiment(experiment.id, { status: "rejected", reason: applied.reason, diff: applied.diff, seconds: 0 })
+        return (yield* store.experiments.getExperiment(experiment.id))!
+      }
+      diff = applied.diff
+    }
+    const drifted = readonlyDrift(context, worktree)
+    if (drifted) {
+      yield* workspace.resetTo(worktree, base)
+      yield* store.experiments.finishExperiment(experiment.id, { status: "rejected", reason: `readonly file ${drifted} differs from the run start`, diff, seconds: 0 })
+      return (yield* store.experiments.getExperiment(experiment.id))!
+    }
+
+    const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
+    const scanner = metricScanner(context.target.metric.name)
+    const ending = yield* executor.run({
+      experimentId: experiment.id,
+      cwd: worktree.targetPath,
+      command: context.target.command,
+      env: {
+        ...context.target.env,
+        TWOLOOP_TIME_BUDGET: String(experiment.timeBudget),
+        TWOLOOP_SEED: String(experiment.seed),
+        TWOLOOP_TARGET_DIR: context.target.dir,
+      },
+      slot,
+      hardLimitSeconds: context.hardLimitSeconds(experiment.timeBudget),
+      killGraceSeconds: context.killGraceSeconds,
+      logPath,
+      onStdoutLine: scanner.push,
+      onStarted: (started) => store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }),
+    })
+    const classification = classifyEnding(ending, scanner.result(), context.target.metric.name)
+    const tampered = readonlyDrift(context, worktree)
+    const status = tampered ? "rejected" : classification.status === "ok" ? "measured" : classification.status
+    yield* store.experiments.finishExperiment(experiment.id, {
+      status,
+      metric: classification.metric,
+      seconds: ending.seconds,
+      exitCode: ending.exitCode,
+      signal: ending.signal,
+      peakMemoryMb: ending.peakMemoryMb,
+      logTail: ending.logTail,
+      reason: tampered ? `readonly file ${tampered} was modified during the run` : classification.reason,
+      env: context.fingerprint,
+      diff,
+    })
+    if (tampered) yield* workspace.resetTo(worktree, base)
+    return (yield* store.experiments.getExperiment(experiment.id))!
+  }).pipe(Effect.withSpan("CodeSearch.runExperiment"))

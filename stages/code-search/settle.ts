@@ -1,0 +1,131 @@
+/**
+ * Settling a measured candidate: confirm reruns while the keep rule asks for them (and the budget pays),
+ * then keep (commit on the worker's branch, new incumbent) or discard. A candidate that would be kept but
+ * whose base is no longer the incumbent (another worker kept something meanwhile) is re-run on top of the
+ * new incumbent as a `rebase` experiment. Resumable: the state lives in the rows (unfinished confirm rows
+ * are re-run, finished ones counted).
+ */
+import { Effect, Ref, Semaphore } from "effect"
+import type { Edit } from "../../src/domain/Edit.ts"
+import type { Experiment, Judgement } from "../../src/domain/Experiment.ts"
+import type { WorkspaceError } from "../../src/domain/errors.ts"
+import type { Executor } from "../../src/services/Executor.ts"
+import { Store } from "../../src/services/Store.ts"
+import { Workspace } from "../../src/services/Workspace.ts"
+import { currentIncumbent, isUnfinished, noiseGroups, runsAtCommit, runsOf } from "./bookkeeping.ts"
+import { applyEditGuarded, type RunPlacement } from "./experimentRunner.ts"
+import { judge, pooledNoise } from "./keepRule.ts"
+import type { SearchRuntime } from "./runtime.ts"
+
+type SettleServices = Store | Workspace | Executor
+
+const finalJudgement = (judgement: Judgement, verdict: "keep" | "discard", reason: string): Judgement => ({ ...judgement, verdict, reason })
+
+/** Judges, confirms and keeps or discards one measured candidate (or rebase/promote) row. */
+export const settle = (runtime: SearchRuntime, row: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, SettleServices> =>
+  settleRow(runtime, row, placement).pipe(Effect.tap((final) => (final.id === row.id && row.status !== "measured" ? Effect.void : runtime.report(final))))
+
+const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, SettleServices> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const workspace = yield* Workspace
+    const { settings, target } = runtime
+    let candidate = row
+    for (;;) {
+      if (candidate.status !== "measured") return candidate
+      let experiments = yield* runtime.experiments
+      const confirms = experiments.filter((e) => e.parentId === candidate.id && e.purpose === "confirm")
+      for (const confirm of confirms.filter(isUnfinished)) yield* runtime.runRow(confirm, placement)
+      experiments = yield* runtime.experiments
+      const finishedConfirms = experiments.filter((e) => e.parentId === candidate.id && e.purpose === "confirm" && !isUnfinished(e))
+      const crashedConfirm = finishedConfirms.find((e) => e.status !== "measured")
+      const base = candidate.baseCommit ?? runtime.setup.baseCommit
+      const incumbentRuns = runsAtCommit(experiments, base, runtime.setup.baseCommit) ?? currentIncumbent(experiments, runtime.setup.baseCommit).runs
+      const noise = pooledNoise(noiseGroups(experiments))
+      const judgement = judge(
+        {
+          direction: target.metric.direction,
+          incumbentRuns,
+          candidateRuns: runsOf(experiments, candidate),
+          noise,
+          confirmsDone: finishedConfirms.length,
+          canConfirm: !crashedConfirm && (yield* runtime.remaining) > 0,
+        },
+        settings,
+      )
+      if (crashedConfirm) {
+        yield* store.experiments.judgeExperiment(candidate.id, "discard", finalJudgement(judgement, "discard", `confirm run #${crashedConfirm.seq} ended ${crashedConfirm.status}: ${crashedConfirm.reason ?? ""}`), null)
+        return (yield* store.experiments.getExperiment(candidate.id))!
+      }
+      if (judgement.verdict === "confirm") {
+        if (!(yield* runtime.reserve)) continue
+        const confirm = yield* store.experiments.planExperiment({
+          stageId: runtime.stageId,
+          worker: placement.worktree.worker,
+          purpose: "confirm",
+          parentId: candidate.id,
+          proposer: candidate.proposer,
+          offline: candidate.offline,
+          baseCommit: base,
+          direction: candidate.direction,
+          rationale: candidate.rationale,
+          description: `${candidate.description ?? ""} (confirm ${finishedConfirms.length + 1})`,
+          editJson: candidate.editJson,
+          seed: settings.seed + finishedConfirms.length + 1,
+          timeBudget: candidate.timeBudget,
+        })
+        yield* runtime.runRow(confirm, placement)
+        continue
+      }
+      if (judgement.verdict === "discard") {
+        yield* store.experiments.judgeExperiment(candidate.id, "discard", judgement, null)
+        return (yield* store.experiments.getExperiment(candidate.id))!
+      }
+      // keep: only on top of the current incumbent
+      const outcome = yield* Semaphore.withPermit(
+        runtime.incumbentLock,
+        Effect.gen(function* () {
+          const now = yield* runtime.experiments
+          const incumbent = currentIncumbent(now, runtime.setup.baseCommit)
+          if (incumbent.commit !== base) return { stale: true as const, incumbent }
+          yield* workspace.resetTo(placement.worktree, base)
+          if (candidate.editJson) {
+            const applied = yield* applyEditGuarded(runtime.runner, placement.worktree, JSON.parse(candidate.editJson) as Edit, base)
+            if (!applied.ok) return { stale: false as const, failed: applied.reason }
+          }
+          const message = `twoloop: ${candidate.description ?? "improvement"}\n\n${target.metric.name} ${judgement.candidateMean} vs ${judgement.incumbent} (${judgement.reason})\nexperiment #${candidate.seq} of stage ${runtime.stageName}`
+          const commit = yield* workspace.commitPaths(placement.worktree, target.editable, message)
+          yield* store.experiments.judgeExperiment(candidate.id, "keep", judgement, commit)
+          return { stale: false as const, commit }
+        }),
+      )
+      if ("failed" in outcome) {
+        yield* store.experiments.judgeExperiment(candidate.id, "discard", finalJudgement(judgement, "discard", `could not re-apply the edit to commit it: ${outcome.failed}`), null)
+        return (yield* store.experiments.getExperiment(candidate.id))!
+      }
+      if (!outcome.stale) return (yield* store.experiments.getExperiment(candidate.id))!
+      // The incumbent moved while this candidate ran: re-run the idea on top of it.
+      const reserved = yield* runtime.reserve
+      const note = reserved ? "re-run on top of the new incumbent" : "no budget left to re-run it on top of the new incumbent"
+      yield* store.experiments.judgeExperiment(candidate.id, "discard", finalJudgement(judgement, "discard", `improved on its base, but the incumbent moved during the run; ${note}`), null)
+      if (!reserved) return (yield* store.experiments.getExperiment(candidate.id))!
+      yield* runtime.report((yield* store.experiments.getExperiment(candidate.id))!)
+      yield* Ref.update(runtime.rebasedRuns, (n) => n + 1)
+      const rebase = yield* store.experiments.planExperiment({
+        stageId: runtime.stageId,
+        worker: placement.worktree.worker,
+        purpose: "rebase",
+        parentId: candidate.id,
+        proposer: candidate.proposer,
+        offline: candidate.offline,
+        baseCommit: outcome.incumbent.commit,
+        direction: candidate.direction,
+        rationale: candidate.rationale,
+        description: candidate.description,
+        editJson: candidate.editJson,
+        seed: settings.seed,
+        timeBudget: candidate.timeBudget,
+      })
+      candidate = yield* runtime.runRow(rebase, placement)
+    }
+  })

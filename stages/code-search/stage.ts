@@ -1,0 +1,174 @@
+/**
+ * The `code-search` stage kind: wires settings, workspace, executor slots, proposer and instructions into
+ * the search loop, and turns the store's rows into the stage's summary and handoff.
+ */
+import { Effect, Ref } from "effect"
+import { createHash } from "node:crypto"
+import * as path from "node:path"
+import type { Direction, Handoff } from "../../src/domain/Handoff.ts"
+import { StageFailed } from "../../src/domain/errors.ts"
+import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
+import { Executor } from "../../src/services/Executor.ts"
+import { Progress } from "../../src/services/Progress.ts"
+import { Prompts } from "../../src/services/Prompts.ts"
+import { Store } from "../../src/services/Store.ts"
+import { Workspace } from "../../src/services/Workspace.ts"
+import { keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
+import { pooledNoise } from "./keepRule.ts"
+import { CodeSearchOptions, hardLimitSeconds, resolveSettings } from "./options.ts"
+import { runPromotions } from "./promote.ts"
+import { makeAgentProposer, makeOfflineProposer, type Proposer } from "./proposers.ts"
+import { makeRuntime } from "./runtime.ts"
+import { runSearch, stopFileExists } from "./search.ts"
+
+const hash = (text: string) => createHash("sha256").update(text).digest("hex")
+
+const fail = (stage: string, message: string) => new StageFailed({ stage, message: `${stage}: ${message}` })
+
+/** The instructions the inner stage works with: evolved ones handed over, else the option, else prompts/agent.md. */
+export const resolveInstructions = (context: StageContext<typeof CodeSearchOptions.Type>) =>
+  Effect.gen(function* () {
+    if (context.input.instructions) return { text: context.input.instructions, hash: hash(context.input.instructions), source: "handoff" }
+    const prompts = yield* Prompts
+    const option = context.options.instructions
+    if (option && /\s/.test(option.trim()) && !option.trim().endsWith(".md")) return { text: option, hash: hash(option), source: "option" }
+    const template = yield* prompts.load(option ?? "agent", context.config.configDir).pipe(Effect.mapError((error) => fail(context.stage.name, error.message)))
+    return { text: template.text, hash: template.hash, source: template.file }
+  })
+
+export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Type>) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const executor = yield* Executor
+    const workspace = yield* Workspace
+    const progress = yield* Progress
+    const { config, stage } = context
+    const settings = resolveSettings(context.options, { timeBudgetSeconds: config.target.timeBudgetSeconds, seed: config.seed })
+    const slots = yield* executor.slots
+    if (settings.workers > slots.length)
+      return yield* fail(stage.name, `workers is ${settings.workers} but the ${executor.kind} executor has ${slots.length} slot${slots.length === 1 ? "" : "s"}; raise executor.cpuSlots or list more gpus`)
+
+    const setup = yield* workspace.setup({
+      runId: context.runId,
+      stageName: context.slug,
+      targetDir: config.target.dir,
+      runDir: context.runDir,
+      workers: settings.workers,
+      ...(context.input.commit && context.input.repo ? { startCommit: context.input.commit, repo: context.input.repo } : {}),
+    })
+    const readonlyHashes = new Map<string, string>()
+    for (const file of [...config.target.readonly, ...config.target.editable]) {
+      const content = yield* workspace.readAt(setup.repo, setup.baseCommit, path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file))
+      if (content === undefined) return yield* fail(stage.name, `${file} does not exist in the target ${config.target.dir} (at commit ${setup.baseCommit.slice(0, 7)})`)
+      if (config.target.readonly.includes(file)) readonlyHashes.set(file, hash(content))
+    }
+
+    const directions: ReadonlyArray<Direction> = context.input.directions ?? []
+    const useLlm = settings.proposer === "llm" || (settings.proposer === "auto" && config.model !== "offline")
+    if (useLlm && config.model === "offline") return yield* fail(stage.name, `proposer "llm" needs a model; the config's model is "offline"`)
+    const instructions = yield* resolveInstructions(context)
+    const proposer: Proposer = useLlm
+      ? makeAgentProposer({
+          model: config.model,
+          instructions: instructions.text,
+          instructionsHash: instructions.hash,
+          directions,
+          metric: config.target.metric,
+          readonlyFiles: config.target.readonly,
+          timeBudgetSeconds: settings.timeBudgetSeconds,
+          runId: context.runId,
+          stageId: stage.id,
+        })
+      : makeOfflineProposer(directions)
+
+    const runtime = yield* makeRuntime({
+      runId: context.runId,
+      stageId: stage.id,
+      stageName: context.slug,
+      settings,
+      target: config.target,
+      setup,
+      slots: slots.slice(0, settings.workers),
+      runner: {
+        target: config.target,
+        setup,
+        readonlyHashes,
+        logDir: context.stageDir,
+        hardLimitSeconds: (budget) => hardLimitSeconds(settings, budget),
+        killGraceSeconds: Math.min(10, Math.max(1, settings.graceSeconds)),
+        fingerprint: yield* executor.fingerprint,
+      },
+      proposerLabel: proposer.offline ? "offline" : "llm",
+      stageDir: context.stageDir,
+    })
+
+    const sessionStart = Date.now()
+    const previousSeconds = typeof (context.stage.state as { activeSeconds?: unknown } | null)?.activeSeconds === "number" ? (context.stage.state as { activeSeconds: number }).activeSeconds : 0
+    const activeSeconds = () => previousSeconds + (Date.now() - sessionStart) / 1000
+    const stopFile = settings.stopFile ? path.resolve(config.configDir, settings.stopFile) : path.join(context.runDir, "STOP")
+    const stopping = Effect.gen(function* () {
+      yield* store.runs.saveStageState(stage.id, { activeSeconds: activeSeconds() })
+      if (yield* context.shouldStop) return true
+      if (yield* stopFileExists(stopFile)) return true
+      return settings.seconds !== null && activeSeconds() >= settings.seconds
+    })
+
+    yield* progress.emit({
+      runId: context.runId,
+      stageId: stage.id,
+      kind: "stage-started",
+      message: `${stage.name}: code search on ${config.target.dir} (${setup.mode} workspace, base ${setup.baseCommit.slice(0, 7)}), ${settings.workers} worker${settings.workers === 1 ? "" : "s"}, proposer ${proposer.offline ? "offline (no LLM)" : config.model}, budget ${settings.experiments ?? "∞"} experiments${settings.seconds ? ` / ${settings.seconds} s` : ""}, ${settings.timeBudgetSeconds} s per run${directions.length > 0 ? `, ${directions.length} directions handed over` : ""}${context.resuming ? " (resuming)" : ""}`,
+    })
+
+    const promotions = context.input.keptEdits && settings.promoteTop > 0 ? runPromotions(runtime, context.input.keptEdits, { worktree: setup.worktrees[0]!, slot: runtime.slots[0]! }) : Effect.void
+    yield* runSearch(runtime, { stopping, proposer }, promotions)
+
+    const experiments = yield* runtime.experiments
+    const noise = pooledNoise(noiseGroups(experiments))
+    const summary = summarize(experiments, { metric: config.target.metric.name, direction: config.target.metric.direction, baseCommit: setup.baseCommit, noiseSigma: noise.sigma, offline: proposer.offline, proposer: proposer.offline ? "offline" : config.model })
+    for (const worktree of setup.worktrees) yield* workspace.resetTo(worktree, summary.bestCommit)
+    const stopped = yield* context.shouldStop
+    const times = experiments.flatMap((e) => [Date.parse(e.createdAt), ...(e.endedAt ? [Date.parse(e.endedAt)] : [])])
+    const wallSeconds = times.length > 0 ? (Math.max(...times) - Math.min(...times)) / 1000 : 0
+    const handoff: Handoff = {
+      ...(context.input.instructions ? { instructions: context.input.instructions } : {}),
+      ...(context.input.directions ? { directions: context.input.directions } : {}),
+      commit: summary.bestCommit,
+      repo: setup.repo,
+      keptEdits: keptEdits(experiments),
+      metric: { baseline: summary.baseline, best: summary.best },
+      offline: proposer.offline,
+    }
+    const show = (x: number | null) => (x === null ? "-" : Number(x.toPrecision(5)))
+    yield* progress.emit({
+      runId: context.runId,
+      stageId: stage.id,
+      kind: "stage-finished",
+      message: `${stage.name}: ${config.target.metric.name} ${show(summary.baseline)} → ${show(summary.best)} (gain ${show(summary.gain)}, noise σ ${show(summary.noiseSigma)}) in ${summary.experiments} experiments: ${summary.kept} kept, ${summary.discarded} discarded, ${summary.crashed} crashed, ${summary.timedOut} timed out, ${summary.rejected} rejected [${proposer.offline ? "offline proposer" : config.model}]; results: ${runtime.resultsFile}`,
+    })
+    return {
+      handoff,
+      stopped,
+      summary: {
+        ...summary,
+        workers: settings.workers,
+        wallSeconds,
+        dutyCycle: wallSeconds > 0 ? summary.experimentSeconds / (wallSeconds * settings.workers) : null,
+        proposalsRebased: yield* Ref.get(runtime.rebasedRuns),
+        instructionsSource: instructions.source,
+        directions: directions.length,
+        resultsFile: runtime.resultsFile,
+        repo: setup.repo,
+        branches: setup.worktrees.map((w) => w.branch),
+        timeBudgetSeconds: settings.timeBudgetSeconds,
+      },
+    }
+  })
+
+export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields> = registerStageKind({
+  kind: "code-search",
+  description: "edits the training code and keeps noise-gated improvements on a git branch",
+  role: "inner",
+  options: CodeSearchOptions,
+  run: runCodeSearch,
+})

@@ -1,0 +1,2 @@
+/** The built-in stage kinds; importing this module registers them. */
+export { codeSearchStage } from "./code-search/stage.ts"
