@@ -59,7 +59,7 @@ export interface WorkspaceShape {
   readonly inspectTarget: (targetDir: string) => Effect.Effect<TargetInspection, WorkspaceError>
   readonly setup: (options: SetupOptions) => Effect.Effect<WorkspaceSetup, WorkspaceError>
   readonly git: (cwd: string, args: ReadonlyArray<string>) => Effect.Effect<string, WorkspaceError>
-  /** A file's exact content at a commit (path relative to the repository root); undefined when absent. */
+  /** A regular file's exact content at a commit (path relative to the repository root); undefined when absent or a symlink. */
   readonly readAt: (repo: string, commit: string, file: string) => Effect.Effect<string | undefined>
   /** `git reset --hard <commit>` plus removal of untracked, non-ignored files. */
   readonly resetTo: (worktree: Worktree, commit: string) => Effect.Effect<void, WorkspaceError>
@@ -194,7 +194,12 @@ const makeWorkspace = (): WorkspaceShape => {
     inspectTarget,
     setup,
     git,
-    readAt: (repo, commit, file) => runGit(repo, ["show", `${commit}:${file}`], false).pipe(Effect.orElseSucceed(() => undefined)),
+    readAt: (repo, commit, file) =>
+      Effect.gen(function* () {
+        const entry = yield* runGit(repo, ["ls-tree", commit, "--", file])
+        if (!entry.startsWith("100")) return undefined // absent, a symlink (120000) or a submodule
+        return yield* runGit(repo, ["show", `${commit}:${file}`], false)
+      }).pipe(Effect.orElseSucceed(() => undefined)),
     resetTo,
     head: (worktree) => runGit(worktree.root, ["rev-parse", "HEAD"]),
     status,

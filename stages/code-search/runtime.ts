@@ -109,7 +109,7 @@ export const makeRuntime = (init: {
           for (const file of init.target.editable) {
             const inRepo = path.posix.join(init.setup.targetSubdir.split(path.sep).join("/"), file)
             const content = yield* workspace.readAt(init.setup.repo, commit, inRepo)
-            files.set(path.posix.normalize(file), content ?? "")
+            if (content !== undefined) files.set(path.posix.normalize(file), content)
           }
           return files
         }),

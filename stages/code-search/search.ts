@@ -149,6 +149,7 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
 
     for (;;) {
       if (yield* control.stopping) break
+      if (!prepared && (yield* runtime.remaining) <= 0) break
       const next = fix ? yield* prepare(fix) : prepared ? yield* Fiber.join(prepared) : yield* prepare()
       const fixing = fix
       fix = undefined
@@ -217,7 +218,8 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
         timeBudget: settings.timeBudgetSeconds,
       })
       yield* Ref.update(active, (n) => n + 1)
-      if (settings.pipelining && !prepared) prepared = yield* Effect.forkChild(prepare())
+      // Prepare the next proposal while this one runs, unless nothing would be left to spend it on.
+      if (settings.pipelining && !prepared && (yield* runtime.remaining) > 0) prepared = yield* Effect.forkChild(prepare())
       const measured = yield* runtime.runRow(row, placement)
       const settled = yield* settle(runtime, measured, placement)
       yield* Ref.update(active, (n) => n - 1)

@@ -4,6 +4,7 @@
  */
 import { Effect, Ref } from "effect"
 import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Direction, Handoff } from "../../src/domain/Handoff.ts"
 import { StageFailed } from "../../src/domain/errors.ts"
@@ -59,7 +60,10 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
     const readonlyHashes = new Map<string, string>()
     for (const file of [...config.target.readonly, ...config.target.editable]) {
       const content = yield* workspace.readAt(setup.repo, setup.baseCommit, path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file))
-      if (content === undefined) return yield* fail(stage.name, `${file} does not exist in the target ${config.target.dir} (at commit ${setup.baseCommit.slice(0, 7)})`)
+      if (content === undefined) {
+        const link = fs.lstatSync(path.join(setup.worktrees[0]!.targetPath, file), { throwIfNoEntry: false })?.isSymbolicLink()
+        return yield* fail(stage.name, link ? `${file} is a symbolic link; editable and readonly files must be regular files` : `${file} does not exist in the target ${config.target.dir} (at commit ${setup.baseCommit.slice(0, 7)})`)
+      }
       if (config.target.readonly.includes(file)) readonlyHashes.set(file, hash(content))
     }
 
