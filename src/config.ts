@@ -76,7 +76,27 @@ export const LocalExecutorConfig = Schema.Struct({
   sandbox: Schema.optional(Schema.Literals(["none", "bwrap"])),
 })
 
-export const ExecutorConfig = Schema.Union([LocalExecutorConfig])
+export const SlurmExecutorConfig = Schema.Struct({
+  kind: Schema.Literal("slurm"),
+  partition: Schema.optional(NonEmptyString),
+  /** Generic resources per job, e.g. "gpu:1". */
+  gres: Schema.optional(NonEmptyString),
+  cpusPerTask: Schema.optional(PositiveInt),
+  /** Memory per job as sbatch takes it, e.g. "16G". */
+  mem: Schema.optional(NonEmptyString),
+  account: Schema.optional(NonEmptyString),
+  qos: Schema.optional(NonEmptyString),
+  extraArgs: Schema.optional(Schema.Array(NonEmptyString)),
+  /** Directory on the filesystem the nodes share where run directories (worktrees, logs) live. */
+  runDir: Schema.optional(NonEmptyString),
+  /** Most jobs in flight at once (the slots workers use; default 4). */
+  maxJobs: Schema.optional(PositiveInt),
+  /** Seconds between squeue polls (default 2). */
+  pollSeconds: Schema.optional(PositiveNumber),
+  sandbox: Schema.optional(Schema.Literals(["none", "bwrap"])),
+})
+
+export const ExecutorConfig = Schema.Union([LocalExecutorConfig, SlurmExecutorConfig])
 
 const Price = Schema.Struct({ inputPerMillion: NonNegativeNumber, outputPerMillion: NonNegativeNumber })
 
@@ -258,7 +278,10 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
         env: input.target.env ?? {},
       },
       stages: resolvedStages,
-      executor: { ...executor, sandbox: executor.sandbox ?? "none" },
+      executor:
+        executor.kind === "slurm"
+          ? { ...executor, sandbox: executor.sandbox ?? "none", ...(executor.runDir ? { runDir: relativeTo(configDir, executor.runDir) } : {}) }
+          : { ...executor, sandbox: executor.sandbox ?? "none" },
       arms: input.arms ?? ["hybrid"],
       seed: input.seed ?? 0,
       llm: {

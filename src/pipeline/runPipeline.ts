@@ -19,6 +19,7 @@ import { Progress } from "../services/Progress.ts"
 import { Store } from "../services/Store.ts"
 import { lockOwnerId } from "../services/store/runs.ts"
 import { Workspace } from "../services/Workspace.ts"
+import { writeReport } from "./report/write.ts"
 import { getStageKind, type StageRunError, type StageServices } from "./StageKind.ts"
 
 export interface RunOptions {
@@ -47,6 +48,8 @@ export interface RunSummary {
   readonly status: "completed" | "interrupted"
   readonly runDir: string
   readonly stages: ReadonlyArray<StageResult>
+  /** report.md in the run directory. */
+  readonly reportFile: string | null
 }
 
 export type RunFailure = StageRunError | RunError
@@ -56,7 +59,9 @@ export const newRunId = (date = new Date()) => {
   return `${stamp}-${randomBytes(2).toString("hex")}`
 }
 
-export const runDirOf = (config: Pick<ResolvedConfig, "store">, runId: string) => path.join(path.dirname(config.store), "runs", runId)
+/** Where a run's worktrees and logs live: next to the store, or under a cluster executor's shared `runDir`. */
+export const runDirOf = (config: Pick<ResolvedConfig, "store" | "executor">, runId: string) =>
+  config.executor.kind === "slurm" && config.executor.runDir ? path.join(config.executor.runDir, runId) : path.join(path.dirname(config.store), "runs", runId)
 
 /** The stages of each arm, in order. `inner-only` keeps only inner stages. */
 export const planArms = (config: ResolvedConfig, options: RunOptions) => {
@@ -155,15 +160,17 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
       const interrupted = Cause.hasInterruptsOnly(exit.cause)
       yield* store.runs.setRunStatus(runId, interrupted ? "interrupted" : "failed", describeCause(exit.cause))
       yield* store.runs.releaseRunLock(runId, lock.owner)
+      yield* writeReport(store, runId)
       return yield* Effect.failCause(exit.cause)
     }
     yield* store.runs.setRunStatus(runId, status)
     yield* store.runs.releaseRunLock(runId, lock.owner)
+    const written = yield* writeReport(store, runId)
     const finalStages = yield* store.runs.listStages(runId)
     yield* progress.emit({
       runId,
       kind: status === "completed" ? "run-completed" : "run-interrupted",
-      message: status === "completed" ? `run ${runId} completed` : `run ${runId} stopped; continue it with: twoloop resume ${runId}`,
+      message: status === "completed" ? `run ${runId} completed; report: ${written?.markdownFile}` : `run ${runId} stopped; continue it with: twoloop resume ${runId}`,
     })
     return {
       runId,
@@ -171,6 +178,7 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
       status,
       runDir: run.runDir,
       stages: finalStages.map((s) => ({ id: s.id, arm: s.arm, name: s.name, kind: s.kind, status: s.status, summary: s.summary })),
+      reportFile: written?.markdownFile ?? null,
     }
   }).pipe(
     Effect.onInterrupt(() =>

@@ -31,6 +31,7 @@ export const printRunSummary = (summary: RunSummary) =>
             : ""
       yield* printLine(`  ${arm}${stage.name} (${stage.kind}): ${stage.status}${detail ? ` — ${detail}` : ""}`)
     }
+    if (summary.reportFile) yield* printLine(`report: ${summary.reportFile}`)
     if (summary.status !== "completed") yield* printLine(`continue with: twoloop resume ${summary.runId}`)
   })
 

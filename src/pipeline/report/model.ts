@@ -1,0 +1,202 @@
+/**
+ * The numbers a run is judged by, computed from its rows: outer gain (GEPA scores), inner gain (the metric,
+ * noise-gated), per-arm results, LLM usage and compute. The JSON keys are a public contract (`twoloop
+ * report --format json`, the dashboard). Pure: `buildReport` takes rows, `loadReportData` reads them.
+ */
+import { Effect } from "effect"
+import type { CandidateRecord, EvaluationRecord, ProposalRecord } from "../../domain/Candidate.ts"
+import type { Experiment } from "../../domain/Experiment.ts"
+import type { Run, StageRecord } from "../../domain/Run.ts"
+import type { StoreShape } from "../../services/Store.ts"
+import type { LlmTotals } from "../../services/store/llmCalls.ts"
+
+export interface OuterStageData {
+  readonly stage: StageRecord
+  readonly candidates: ReadonlyArray<CandidateRecord>
+  readonly evaluations: ReadonlyArray<EvaluationRecord>
+  readonly proposals: ReadonlyArray<ProposalRecord>
+}
+
+export interface ReportData {
+  readonly run: Run
+  readonly stages: ReadonlyArray<StageRecord>
+  readonly experiments: ReadonlyArray<Experiment>
+  readonly outer: ReadonlyArray<OuterStageData>
+  readonly llm: LlmTotals
+  readonly roles: Readonly<Record<string, "outer" | "inner">>
+}
+
+export interface OuterReport {
+  readonly stage: string
+  readonly seedScore: number | null
+  readonly bestScore: number | null
+  readonly gain: number | null
+  readonly metricCalls: number
+  readonly candidates: number
+  readonly offline: boolean
+  readonly bestCandidate: number | null
+  readonly libraryWon: boolean | null
+}
+
+export interface InnerReport {
+  readonly stage: string
+  readonly arm: string
+  readonly metric: string
+  readonly direction: "minimize" | "maximize"
+  readonly baseline: number | null
+  readonly best: number | null
+  readonly gain: number | null
+  readonly experiments: number
+  readonly kept: number
+  readonly discarded: number
+  readonly crashed: number
+  readonly timedOut: number
+  readonly rejected: number
+  readonly noiseSigma: number | null
+  readonly offline: boolean
+  readonly experimentsToBest: number | null
+  readonly bestCommit: string | null
+  readonly timeBudgetSeconds: number | null
+}
+
+export interface RunReport {
+  readonly runId: string
+  readonly status: string
+  readonly name: string
+  readonly outer: OuterReport | null
+  readonly inner: InnerReport | null
+  readonly arms: Record<string, { readonly best: number | null; readonly gain: number | null; readonly experimentsToBest: number | null }>
+  readonly llm: { readonly calls: number; readonly inputTokens: number; readonly outputTokens: number; readonly costUsd: number | null }
+  readonly compute: { readonly experimentSeconds: number; readonly wallSeconds: number; readonly dutyCycle: number | null }
+  /** Every inner stage, in run order (a promotion ladder has several per arm). */
+  readonly innerStages: ReadonlyArray<InnerReport>
+  readonly outerStages: ReadonlyArray<OuterReport>
+}
+
+/** Mean validation score per candidate hash. */
+export const validationMeans = (evaluations: ReadonlyArray<EvaluationRecord>): Map<string, number> => {
+  const sums = new Map<string, { sum: number; n: number }>()
+  for (const e of evaluations) {
+    if (e.split !== "val") continue
+    const entry = sums.get(e.candidateHash) ?? { sum: 0, n: 0 }
+    entry.sum += e.score
+    entry.n += 1
+    sums.set(e.candidateHash, entry)
+  }
+  return new Map([...sums].map(([hash, { sum, n }]) => [hash, sum / n]))
+}
+
+export const outerReport = (data: OuterStageData): OuterReport => {
+  const means = validationMeans(data.evaluations)
+  const scored = data.candidates.map((c) => ({ candidate: c, score: means.get(c.hash) ?? null }))
+  const seed = scored.find((s) => s.candidate.origin === "seed") ?? scored[0]
+  const best = scored.reduce<(typeof scored)[number] | undefined>((acc, s) => (s.score !== null && (acc?.score === null || acc === undefined || s.score > acc.score!) ? s : acc), undefined)
+  const summary = (data.stage.summary ?? {}) as { metricCalls?: unknown; offline?: unknown }
+  const offline = typeof summary.offline === "boolean" ? summary.offline : data.candidates.some((c) => c.offline) || data.proposals.some((p) => p.offline)
+  const hasLibrary = data.candidates.some((c) => c.origin === "library")
+  return {
+    stage: data.stage.name,
+    seedScore: seed?.score ?? null,
+    bestScore: best?.score ?? null,
+    gain: seed?.score != null && best?.score != null ? best.score - seed.score : null,
+    metricCalls: typeof summary.metricCalls === "number" ? summary.metricCalls : data.evaluations.length,
+    candidates: data.candidates.length,
+    offline,
+    bestCandidate: best?.candidate.idx ?? null,
+    libraryWon: hasLibrary ? best?.candidate.origin === "library" || (best !== undefined && lineageHasLibrary(data.candidates, best.candidate.idx)) : null,
+  }
+}
+
+const lineageHasLibrary = (candidates: ReadonlyArray<CandidateRecord>, idx: number): boolean => {
+  const byIdx = new Map(candidates.map((c) => [c.idx, c]))
+  const seen = new Set<number>()
+  const stack = [idx]
+  while (stack.length > 0) {
+    const next = stack.pop()!
+    if (seen.has(next)) continue
+    seen.add(next)
+    const candidate = byIdx.get(next)
+    if (!candidate) continue
+    if (candidate.origin === "library") return true
+    stack.push(...candidate.parents)
+  }
+  return false
+}
+
+export const innerReport = (stage: StageRecord, experiments: ReadonlyArray<Experiment>): InnerReport => {
+  const summary = (stage.summary ?? {}) as Partial<Record<string, unknown>>
+  const rows = experiments.filter((e) => e.stageId === stage.id)
+  const count = (status: string) => rows.filter((e) => e.status === status).length
+  const num = (key: string) => (typeof summary[key] === "number" ? (summary[key] as number) : null)
+  return {
+    stage: stage.name,
+    arm: stage.arm,
+    metric: typeof summary.metric === "string" ? summary.metric : "",
+    direction: summary.direction === "maximize" ? "maximize" : "minimize",
+    baseline: num("baseline"),
+    best: num("best"),
+    gain: num("gain"),
+    experiments: rows.length,
+    kept: count("keep"),
+    discarded: count("discard"),
+    crashed: count("crash"),
+    timedOut: count("timeout"),
+    rejected: count("rejected"),
+    noiseSigma: num("noiseSigma"),
+    offline: typeof summary.offline === "boolean" ? summary.offline : rows.some((e) => e.offline),
+    experimentsToBest: num("experimentsToBest"),
+    bestCommit: typeof summary.bestCommit === "string" ? summary.bestCommit : null,
+    timeBudgetSeconds: num("timeBudgetSeconds"),
+  }
+}
+
+export const buildReport = (data: ReportData): RunReport => {
+  const inner = data.stages.filter((s) => data.roles[s.kind] === "inner").map((s) => innerReport(s, data.experiments))
+  const outer = data.outer.map(outerReport)
+  const arms = [...new Set(data.stages.map((s) => s.arm))]
+  const primaryArm = arms.includes("hybrid") ? "hybrid" : arms[0]
+  const lastInnerOf = (arm: string | undefined) => inner.filter((r) => r.arm === arm).at(-1) ?? null
+  const experimentSeconds = data.experiments.reduce((s, e) => s + (e.seconds ?? 0), 0)
+  const started = Date.parse(data.run.startedAt)
+  const ended = data.run.endedAt ? Date.parse(data.run.endedAt) : Date.now()
+  const wallSeconds = Math.max(0, (ended - started) / 1000)
+  const slots = Math.max(1, ...data.stages.map((s) => ((s.summary as { workers?: unknown } | null)?.workers as number | undefined) ?? 1))
+  return {
+    runId: data.run.id,
+    status: data.run.status,
+    name: data.run.name,
+    outer: outer[0] ?? null,
+    inner: lastInnerOf(primaryArm),
+    arms: Object.fromEntries(
+      arms.map((arm) => {
+        const last = lastInnerOf(arm)
+        return [arm, { best: last?.best ?? null, gain: last?.gain ?? null, experimentsToBest: last?.experimentsToBest ?? null }]
+      }),
+    ),
+    llm: { calls: data.llm.calls, inputTokens: data.llm.inputTokens, outputTokens: data.llm.outputTokens, costUsd: data.llm.costUsd },
+    compute: { experimentSeconds, wallSeconds, dutyCycle: wallSeconds > 0 ? Math.min(1, experimentSeconds / (wallSeconds * slots)) : null },
+    innerStages: inner,
+    outerStages: outer,
+  }
+}
+
+/** Reads everything `buildReport` needs for one run; undefined when the run does not exist. */
+export const loadReportData = (store: StoreShape, runId: string, roleOf: (kind: string) => "outer" | "inner"): Effect.Effect<ReportData | undefined> =>
+  Effect.gen(function* () {
+    const run = yield* store.runs.getRun(runId)
+    if (!run) return undefined
+    const stages = yield* store.runs.listStages(runId)
+    const experiments = yield* store.experiments.listRunExperiments(runId)
+    const roles = Object.fromEntries(stages.map((s) => [s.kind, roleOf(s.kind)]))
+    const outer: Array<OuterStageData> = []
+    for (const stage of stages.filter((s) => roles[s.kind] === "outer")) {
+      outer.push({
+        stage,
+        candidates: yield* store.outer.listCandidates(stage.id),
+        evaluations: yield* store.outer.listEvaluations(stage.id),
+        proposals: yield* store.outer.listProposals(stage.id),
+      })
+    }
+    const llm = yield* store.llmCalls.llmTotals({ runId })
+    return { run, stages, experiments, outer, llm, roles }
+  })
