@@ -19,6 +19,8 @@ import { Progress } from "../services/Progress.ts"
 import { Store } from "../services/Store.ts"
 import { lockOwnerId } from "../services/store/runs.ts"
 import { Workspace } from "../services/Workspace.ts"
+import { Library } from "../services/Store.ts"
+import { saveRunPrompts } from "./library.ts"
 import { writeReport } from "./report/write.ts"
 import { getStageKind, type StageRunError, type StageServices } from "./StageKind.ts"
 
@@ -166,6 +168,9 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
     yield* store.runs.setRunStatus(runId, status)
     yield* store.runs.releaseRunLock(runId, lock.owner)
     const written = yield* writeReport(store, runId)
+    const library = yield* Library
+    for (const entry of yield* saveRunPrompts(store, library, runId))
+      yield* progress.emit({ runId, kind: "prompt-saved", message: `saved the best evolved prompt as ${entry.id} in the prompt library (twoloop prompts show ${entry.id})` })
     const finalStages = yield* store.runs.listStages(runId)
     yield* progress.emit({
       runId,
