@@ -5,6 +5,7 @@
  * guard is recorded `rejected` with the reason and the workspace is restored. Successful runs end as
  * `measured`: judging is the caller's job. Re-running a row (resume) is safe: it starts from the reset.
  */
+import { createTwoFilesPatch } from "diff"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -22,6 +23,10 @@ import { classifyEnding, metricScanner } from "./metric.ts"
 export interface RunnerContext {
   readonly target: ResolvedTarget
   readonly setup: WorkspaceSetup
+  /** Editable files at a commit (cached: commits never change). */
+  readonly filesAt: (commit: string) => Effect.Effect<ReadonlyMap<string, string>, WorkspaceError>
+  /** The commit each worktree (by root) was last reset to or committed, when known. */
+  readonly heads: Map<string, string>
   /** sha256 of each readonly file at the start of the run. */
   readonly readonlyHashes: ReadonlyMap<string, string>
   readonly logDir: string
@@ -55,12 +60,54 @@ export const readEditable = (worktree: Worktree, editable: ReadonlyArray<string>
 
 type Applied = { readonly ok: true; readonly diff: string } | { readonly ok: false; readonly reason: string; readonly diff: string | null }
 
+/** Paths of the editable files relative to the repository root (as git status prints them). */
+export const editableInRepo = (context: RunnerContext) =>
+  new Set(context.target.editable.map((file) => path.posix.join(context.setup.targetSubdir.split(path.sep).join("/"), normalizeEditPath(file)!)))
+
+/** Hard reset to `commit` (and removal of untracked files), remembering the worktree's HEAD. */
+export const resetWorktree = (context: RunnerContext, worktree: Worktree, commit: string) =>
+  Effect.gen(function* () {
+    const workspace = yield* Workspace
+    context.heads.delete(worktree.root)
+    yield* workspace.resetTo(worktree, commit)
+    context.heads.set(worktree.root, commit)
+  })
+
+/**
+ * Brings a worktree to the clean state of `commit`. When its HEAD is already that commit, one `git status`
+ * tells what to undo: changed editable files are rewritten from the commit's content; anything else
+ * (untracked run outputs, other changes) falls back to a hard reset.
+ */
+export const cleanWorktree = (context: RunnerContext, worktree: Worktree, commit: string) =>
+  Effect.gen(function* () {
+    const workspace = yield* Workspace
+    if (context.heads.get(worktree.root) === commit) {
+      const changed = yield* workspace.status(worktree)
+      if (changed.length === 0) return
+      const editable = editableInRepo(context)
+      if (changed.every((entry) => entry.code === " M" && editable.has(entry.path))) {
+        const files = yield* context.filesAt(commit)
+        const prefix = context.setup.targetSubdir.split(path.sep).join("/")
+        for (const entry of changed) {
+          const relative = prefix ? path.posix.relative(prefix, entry.path) : entry.path
+          const content = files.get(relative)
+          if (content === undefined) return yield* resetWorktree(context, worktree, commit)
+          fs.writeFileSync(path.join(worktree.targetPath, relative), content)
+        }
+        return
+      }
+    }
+    yield* resetWorktree(context, worktree, commit)
+  })
+
+const unifiedDiff = (before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>) =>
+  [...after].map(([file, content]) => createTwoFilesPatch(`a/${file}`, `b/${file}`, before.get(file) ?? "", content, "", "", { context: 3 }).replace(/^=+\n/, "")).join("")
+
 /** Applies an edit to a clean worktree through every guard; on refusal the worktree is restored. */
 export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edit: Edit, baseCommit: string) =>
   Effect.gen(function* () {
     const workspace = yield* Workspace
-    const refuse = (reason: string, diff: string | null = null) =>
-      workspace.resetTo(worktree, baseCommit).pipe(Effect.as<Applied>({ ok: false, reason, diff }))
+    const refuse = (reason: string, diff: string | null = null) => resetWorktree(context, worktree, baseCommit).pipe(Effect.as<Applied>({ ok: false, reason, diff }))
     const scope = checkScope(edit, context.target.editable, context.target.readonly)
     if (!scope.ok) return yield* refuse(scope.reason)
     const root = fs.realpathSync(worktree.targetPath)
@@ -76,11 +123,11 @@ export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edi
     if (!applied.ok) return yield* refuse(applied.reason)
     if (isSeedOnlyChange(before, applied.files)) return yield* refuse("the edit only changes a seed; seeds come from the harness (TWOLOOP_SEED) and are not improvements")
     for (const [file, content] of applied.files) fs.writeFileSync(path.join(worktree.targetPath, file), content)
-    const allowed = new Set(context.target.editable.map((file) => path.posix.join(context.setup.targetSubdir.split(path.sep).join("/"), normalizeEditPath(file)!)))
+    const allowed = editableInRepo(context)
     const changed = yield* workspace.status(worktree)
-    const diff = yield* workspace.diff(worktree)
+    const diff = unifiedDiff(before, applied.files)
     const outside = changed.find((entry) => !allowed.has(entry.path))
-    if (outside) return yield* refuse(`the edit changed ${outside.path}, which is not an editable file`, diff)
+    if (outside) return yield* refuse(`the edit changed ${outside.path}, which is not an editable file`, yield* workspace.diff(worktree))
     return { ok: true, diff } satisfies Applied
   })
 
@@ -96,11 +143,10 @@ export interface RunPlacement {
 export const runExperiment = (context: RunnerContext, experiment: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, Store | Workspace | Executor> =>
   Effect.gen(function* () {
     const store = yield* Store
-    const workspace = yield* Workspace
     const executor = yield* Executor
     const { worktree, slot } = placement
     const base = experiment.baseCommit ?? context.setup.baseCommit
-    yield* workspace.resetTo(worktree, base)
+    yield* cleanWorktree(context, worktree, base)
 
     let diff: string | null = experiment.diff
     if (experiment.editJson) {
@@ -113,7 +159,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     }
     const drifted = readonlyDrift(context, worktree)
     if (drifted) {
-      yield* workspace.resetTo(worktree, base)
+      yield* resetWorktree(context, worktree, base)
       yield* store.experiments.finishExperiment(experiment.id, { status: "rejected", reason: `readonly file ${drifted} differs from the run start`, diff, seconds: 0 })
       return (yield* store.experiments.getExperiment(experiment.id))!
     }
@@ -152,6 +198,6 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       env: context.fingerprint,
       diff,
     })
-    if (tampered) yield* workspace.resetTo(worktree, base)
+    if (tampered) yield* resetWorktree(context, worktree, base)
     return (yield* store.experiments.getExperiment(experiment.id))!
   }).pipe(Effect.withSpan("CodeSearch.runExperiment"))

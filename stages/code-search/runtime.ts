@@ -13,6 +13,24 @@ import type { Executor, Slot } from "../../src/services/Executor.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace, type WorkspaceSetup } from "../../src/services/Workspace.ts"
+
+/** Reads the editable files at a commit, once per commit (commits never change). */
+export const makeFilesAt = (workspace: Workspace["Service"], setup: WorkspaceSetup, target: ResolvedTarget) => {
+  const cache = new Map<string, ReadonlyMap<string, string>>()
+  return (commit: string): Effect.Effect<ReadonlyMap<string, string>, WorkspaceError> =>
+    Effect.gen(function* () {
+      const cached = cache.get(commit)
+      if (cached) return cached
+      const files = new Map<string, string>()
+      for (const file of target.editable) {
+        const inRepo = path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file)
+        const content = yield* workspace.readAt(setup.repo, commit, inRepo)
+        if (content !== undefined) files.set(path.posix.normalize(file), content)
+      }
+      cache.set(commit, files)
+      return files
+    })
+}
 import { currentIncumbent } from "./bookkeeping.ts"
 import { type RunnerContext, type RunPlacement, runExperiment } from "./experimentRunner.ts"
 import type { CodeSearchSettings } from "./options.ts"
@@ -38,7 +56,7 @@ export interface SearchRuntime {
   readonly runRow: (row: Experiment, placement: RunPlacement) => Effect.Effect<Experiment, WorkspaceError, Store | Workspace | Executor>
   /** Reports a row that ended without running (rejected before the run, failed proposal). */
   readonly report: (row: Experiment) => Effect.Effect<void>
-  readonly filesAt: (commit: string) => Effect.Effect<Map<string, string>, WorkspaceError>
+  readonly filesAt: (commit: string) => Effect.Effect<ReadonlyMap<string, string>, WorkspaceError>
   readonly resultsFile: string
 }
 
@@ -60,7 +78,6 @@ export const makeRuntime = (init: {
 }) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const workspace = yield* Workspace
     const progress = yield* Progress
     const experiments = store.experiments.listExperiments(init.stageId)
     const used = yield* Ref.make((yield* experiments).length)
@@ -103,16 +120,7 @@ export const makeRuntime = (init: {
           if (!(finished.status === "measured" && judgedPurposes.has(finished.purpose))) yield* report(finished)
           return finished
         }),
-      filesAt: (commit) =>
-        Effect.gen(function* () {
-          const files = new Map<string, string>()
-          for (const file of init.target.editable) {
-            const inRepo = path.posix.join(init.setup.targetSubdir.split(path.sep).join("/"), file)
-            const content = yield* workspace.readAt(init.setup.repo, commit, inRepo)
-            if (content !== undefined) files.set(path.posix.normalize(file), content)
-          }
-          return files
-        }),
+      filesAt: init.runner.filesAt,
     }
     fs.mkdirSync(init.stageDir, { recursive: true })
     return runtime

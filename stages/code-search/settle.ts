@@ -13,7 +13,7 @@ import type { Executor } from "../../src/services/Executor.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace } from "../../src/services/Workspace.ts"
 import { currentIncumbent, isUnfinished, noiseGroups, runsAtCommit, runsOf } from "./bookkeeping.ts"
-import { applyEditGuarded, type RunPlacement } from "./experimentRunner.ts"
+import { applyEditGuarded, cleanWorktree, type RunPlacement } from "./experimentRunner.ts"
 import { judge, pooledNoise } from "./keepRule.ts"
 import type { SearchRuntime } from "./runtime.ts"
 
@@ -88,13 +88,14 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
           const now = yield* runtime.experiments
           const incumbent = currentIncumbent(now, runtime.setup.baseCommit)
           if (incumbent.commit !== base) return { stale: true as const, incumbent }
-          yield* workspace.resetTo(placement.worktree, base)
+          yield* cleanWorktree(runtime.runner, placement.worktree, base)
           if (candidate.editJson) {
             const applied = yield* applyEditGuarded(runtime.runner, placement.worktree, JSON.parse(candidate.editJson) as Edit, base)
             if (!applied.ok) return { stale: false as const, failed: applied.reason }
           }
           const message = `twoloop: ${candidate.description ?? "improvement"}\n\n${target.metric.name} ${judgement.candidateMean} vs ${judgement.incumbent} (${judgement.reason})\nexperiment #${candidate.seq} of stage ${runtime.stageName}`
           const commit = yield* workspace.commitPaths(placement.worktree, target.editable, message)
+          runtime.runner.heads.set(placement.worktree.root, commit)
           yield* store.experiments.judgeExperiment(candidate.id, "keep", judgement, commit)
           return { stale: false as const, commit }
         }),

@@ -19,7 +19,7 @@ import { pooledNoise } from "./keepRule.ts"
 import { CodeSearchOptions, hardLimitSeconds, resolveSettings } from "./options.ts"
 import { runPromotions } from "./promote.ts"
 import { makeAgentProposer, makeOfflineProposer, type Proposer } from "./proposers.ts"
-import { makeRuntime } from "./runtime.ts"
+import { makeFilesAt, makeRuntime } from "./runtime.ts"
 import { runSearch, stopFileExists } from "./search.ts"
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex")
@@ -96,6 +96,8 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       runner: {
         target: config.target,
         setup,
+        filesAt: makeFilesAt(workspace, setup, config.target),
+        heads: new Map(),
         readonlyHashes,
         logDir: context.stageDir,
         hardLimitSeconds: (budget) => hardLimitSeconds(settings, budget),
