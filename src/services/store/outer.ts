@@ -227,3 +227,25 @@ export const listIterationReflections = (db: Db, stageId: number, iteration: num
     llmCallId: row.llm_call_id,
     costUsd: row.cost_usd,
   }))
+
+/** Writes several evaluations with one prepared statement (call inside a transaction); first write of a key wins. */
+export const insertEvaluations = (db: Db, stageId: number, evaluations: ReadonlyArray<EvaluationRecord>): void => {
+  if (evaluations.length === 0) return
+  const statement = db.prepare(
+    `INSERT OR IGNORE INTO evaluations (stage_id, candidate_hash, split, example_id, score, output_json, trajectory_json, charged_iteration, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const createdAt = now()
+  for (const evaluation of evaluations)
+    statement.run(
+      stageId,
+      evaluation.candidateHash,
+      evaluation.split,
+      evaluation.exampleId,
+      evaluation.score,
+      evaluation.output === undefined ? null : JSON.stringify(evaluation.output),
+      evaluation.trajectory === undefined ? null : JSON.stringify(evaluation.trajectory),
+      evaluation.chargedIteration,
+      createdAt,
+    )
+}

@@ -1,0 +1,126 @@
+/**
+ * Evaluating a candidate on a batch: distinct ids only, the evaluation cache first, the budget reserved
+ * before anything runs, then at most `concurrency` adapter calls at a time. A finished result is stored
+ * at once unless the previous store was under 50 ms ago; such quick results are stored together with the
+ * next one, and at the latest when the batch ends, fails or is interrupted (a hard kill can lose at most
+ * 50 ms of results, which a replay evaluates again).
+ *
+ * Charging is per iteration: a key costs one metric call the first time the iteration needs it, unless a
+ * cached result from an earlier iteration serves it. A cached result charged to the current iteration
+ * (left by an interrupted attempt of it) is charged again, so a replayed iteration counts exactly what the
+ * uninterrupted one would have. Without the cache every adapter call is charged.
+ */
+import { Effect, Exit } from "effect"
+import type { EvaluationRecord, Split } from "../../src/domain/Candidate.ts"
+import type { EvaluatedExample, ExampleEvaluation, GepaAdapter, GepaExample, MaybeEffect } from "./adapter.ts"
+import { type Budget, canAfford } from "./budget.ts"
+import type { Components } from "./candidate.ts"
+import type { GepaStatePort } from "./statePort.ts"
+
+/** Mutable charge accounting of the running optimization. */
+export interface MetricLedger {
+  metricCalls: number
+  /** The iteration evaluations are charged to. */
+  iteration: number
+  /** Keys already charged to `iteration`. */
+  charged: Set<string>
+}
+
+export interface EvaluationTarget {
+  readonly components: Components
+  readonly hash: string
+}
+
+export const liftEffect = <A, E, R>(value: MaybeEffect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.isEffect(value) ? (value as Effect.Effect<A, E, R>) : Effect.succeed(value as A)
+
+/** Results finishing closer together than this are stored in one transaction. */
+const flushIntervalMillis = 50
+
+const chargeKey = (hash: string, split: Split, exampleId: string) => `${hash}\u0000${split}\u0000${exampleId}`
+
+const distinctById = <Example extends GepaExample>(examples: ReadonlyArray<Example>): Array<Example> => {
+  const seen = new Set<string>()
+  return examples.filter((example) => (seen.has(example.id) ? false : (seen.add(example.id), true)))
+}
+
+export interface Evaluator<Example extends GepaExample, E, R> {
+  /** Results in the order of `examples` (repeated ids repeat their result). */
+  readonly evaluate: (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>) => Effect.Effect<Array<EvaluatedExample<Example>>, E, R>
+  /** How many metric calls evaluating these ids would charge now. */
+  readonly chargeable: (hash: string, split: Split, exampleIds: ReadonlyArray<string>) => Effect.Effect<number>
+}
+
+export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
+  readonly adapter: GepaAdapter<Example, E, R>
+  readonly port: GepaStatePort
+  readonly cache: boolean
+  readonly concurrency: number
+  readonly budget: Budget
+  readonly ledger: MetricLedger
+}): Evaluator<Example, E, R> => {
+  const { adapter, port, ledger } = settings
+
+  const cachedOf = (hash: string, split: Split, exampleIds: ReadonlyArray<string>): Effect.Effect<ReadonlyMap<string, EvaluationRecord>> =>
+    settings.cache ? port.lookupEvaluations(hash, split, exampleIds) : Effect.succeed(new Map())
+
+  const isCharge = (hash: string, split: Split, exampleId: string, cachedIteration: number | undefined) =>
+    !ledger.charged.has(chargeKey(hash, split, exampleId)) && (cachedIteration === undefined || cachedIteration === ledger.iteration)
+
+  const chargeable = (hash: string, split: Split, exampleIds: ReadonlyArray<string>): Effect.Effect<number> => {
+    const distinct = [...new Set(exampleIds)]
+    if (!settings.cache) return Effect.succeed(distinct.length)
+    return Effect.map(cachedOf(hash, split, distinct), (cached) =>
+      distinct.filter((exampleId) => isCharge(hash, split, exampleId, cached.get(exampleId)?.chargedIteration)).length,
+    )
+  }
+
+  const runOne = (target: EvaluationTarget, split: Split, example: Example, finished: (record: EvaluationRecord) => Effect.Effect<void>) =>
+    Effect.suspend(() => liftEffect(adapter.evaluate([example], target.components, { captureTraces: split === "train" }))).pipe(
+      Effect.flatMap((results: ReadonlyArray<ExampleEvaluation>) => {
+        const result = results[0]
+        if (results.length !== 1 || result === undefined || typeof result.score !== "number" || !Number.isFinite(result.score))
+          return Effect.die(new Error(`the adapter must return one finite score per example; got ${JSON.stringify(results)?.slice(0, 200)} for ${example.id}`))
+        return Effect.succeed({ score: result.score, output: result.output ?? null, trajectory: result.trajectory ?? null })
+      }),
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit)
+          ? finished({ candidateHash: target.hash, split, exampleId: example.id, ...exit.value, chargedIteration: ledger.iteration })
+          : Effect.void,
+      ),
+    )
+
+  const evaluate = (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>) =>
+    Effect.gen(function* () {
+      const distinct = distinctById(examples)
+      const cached = yield* cachedOf(target.hash, split, distinct.map((example) => example.id))
+      const fresh = distinct.filter((example) => !cached.has(example.id))
+      const charged = settings.cache
+        ? distinct.filter((example) => isCharge(target.hash, split, example.id, cached.get(example.id)?.chargedIteration))
+        : fresh
+      if (!canAfford(settings.budget, ledger.metricCalls, charged.length))
+        return yield* Effect.die(new Error(`gepa: reserving ${charged.length} metric calls would exceed the budget (${ledger.metricCalls} used of ${settings.budget.metricCalls})`))
+      ledger.metricCalls += charged.length
+      for (const example of charged) ledger.charged.add(chargeKey(target.hash, split, example.id))
+
+      const pending: Array<EvaluationRecord> = []
+      let flushedAt = Date.now()
+      const flush = Effect.suspend(() => (pending.length === 0 ? Effect.void : port.recordEvaluations(pending.splice(0))))
+      const finished = (record: EvaluationRecord) =>
+        Effect.suspend(() => {
+          pending.push(record)
+          if (Date.now() - flushedAt < flushIntervalMillis) return Effect.void
+          flushedAt = Date.now()
+          return flush
+        })
+      const computed = yield* Effect.forEach(fresh, (example) => runOne(target, split, example, finished), { concurrency: settings.concurrency }).pipe(
+        Effect.ensuring(flush),
+      )
+      const results = new Map<string, { score: number; output: unknown; trajectory: unknown }>()
+      for (const [exampleId, record] of cached) results.set(exampleId, { score: record.score, output: record.output, trajectory: record.trajectory })
+      fresh.forEach((example, index) => results.set(example.id, computed[index]!))
+      return examples.map((example) => ({ example, ...results.get(example.id)! }))
+    })
+
+  return { evaluate, chargeable }
+}

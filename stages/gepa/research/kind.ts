@@ -1,0 +1,141 @@
+/**
+ * The `research` adapter kind of the gepa stage: GEPA on a training target. Candidates have two
+ * components: `instructions` (seed: prompts/agent.md or the `instructions` option) and `directions` (seed:
+ * the `directions` option, else a ranked list written by the LLM from the editable files, else — offline —
+ * every tunable constant in file order). Examples are `scenarios` seeds at the proxy time budget (default a
+ * fifth of the target's). The best candidate hands its instructions and its directions, each with the
+ * evidence measured on proxy runs, to the next stage.
+ */
+import { Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { NonEmptyString, PositiveInt, PositiveNumber } from "../../../src/config.ts"
+import { StageFailed } from "../../../src/domain/errors.ts"
+import { Executor } from "../../../src/services/Executor.ts"
+import { Llm } from "../../../src/services/Llm.ts"
+import { Progress } from "../../../src/services/Progress.ts"
+import { Prompts } from "../../../src/services/Prompts.ts"
+import { Store } from "../../../src/services/Store.ts"
+import { truncate } from "../../code-search/agentPrompt.ts"
+import { allConstants } from "../../code-search/offlineProposer.ts"
+import { prepareTargetWorkspace } from "../../code-search/targetWorkspace.ts"
+import type { GepaAdapterKind } from "../adapterKinds.ts"
+import { componentText } from "../candidate.ts"
+import { makeResearchAdapter, type Scenario } from "./adapter.ts"
+import { parseDirections, seedDirectionsText, withEvidence } from "./directions.ts"
+
+export const ResearchAdapterOptions = Schema.Struct({
+  kind: Schema.Literal("research"),
+  /** Seeds the candidates are scored on (default 3). */
+  scenarios: Schema.optional(PositiveInt),
+  /** Time budget of a proxy run (default: the target's timeBudgetSeconds / 5). */
+  proxyTimeBudgetSeconds: Schema.optional(PositiveNumber),
+  /** Relative improvement that scores 1 (default 0.1: 10 % better than the scenario's baseline). */
+  scoreRange: Schema.optional(PositiveNumber),
+  /** Seed instructions: text, a .md path (relative to the config) or a bundled prompt name (default "agent"). */
+  instructions: Schema.optional(NonEmptyString),
+  /** Seed directions: a ranked list as text or a .md path. */
+  directions: Schema.optional(NonEmptyString),
+})
+
+const looksLikeFile = (text: string) => !/\s/.test(text.trim()) || text.trim().endsWith(".md")
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex")
+
+export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.fields> = {
+  kind: "research",
+  options: ResearchAdapterOptions,
+  prepare: (options, context) =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const executor = yield* Executor
+      const prompts = yield* Prompts
+      const progress = yield* Progress
+      const { config } = context
+      const fail = (message: string) => new StageFailed({ stage: context.stage.name, message: `${context.stage.name}: ${message}` })
+      const concurrency = (context.options as { concurrency?: number }).concurrency ?? 1
+      const slots = yield* executor.slots
+      const proxyTimeBudgetSeconds = options.proxyTimeBudgetSeconds ?? Math.max(1, Math.round((config.target.timeBudgetSeconds / 5) * 10) / 10)
+      const workspace = yield* prepareTargetWorkspace({
+        config,
+        runId: context.runId,
+        slug: context.slug,
+        stageName: context.stage.name,
+        runDir: context.runDir,
+        logDir: context.stageDir,
+        workers: Math.max(1, Math.min(concurrency, slots.length)),
+        input: context.input,
+        hardLimitSeconds: (budget) => budget * 2 + 30,
+        killGraceSeconds: 5,
+      })
+      for (const row of (yield* store.experiments.listExperiments(context.stage.id)).filter((e) => e.status === "running")) {
+        const killed = yield* executor.cleanupOrphan(row)
+        if (killed) yield* progress.emit({ runId: context.runId, stageId: context.stage.id, kind: "orphan-killed", message: `${context.stage.name}: ${killed}` })
+      }
+      const count = options.scenarios ?? 3
+      const scenarios: Array<Scenario> = Array.from({ length: count }, (_, index) => ({ id: `s${index}`, index, seed: config.seed + 1000 + index }))
+      const research = yield* makeResearchAdapter({
+        runId: context.runId,
+        stageId: context.stage.id,
+        stageName: context.stage.name,
+        config,
+        workspace,
+        proxyTimeBudgetSeconds,
+        scoreRange: options.scoreRange ?? 0.1,
+        agentModel: config.model,
+        scenarios,
+      })
+
+      // The seed: reuse the stored one on resume (never ask the model twice), else build it.
+      const stored = yield* store.outer.listCandidates(context.stage.id)
+      let seedCandidate: ReadonlyArray<readonly [string, string]>
+      if (stored.length > 0) seedCandidate = stored[0]!.components
+      else {
+        const readText = (value: string | undefined, fallbackPrompt: string | undefined) =>
+          Effect.gen(function* () {
+            if (value !== undefined && !looksLikeFile(value)) return value
+            const name = value ?? fallbackPrompt
+            if (name === undefined) return undefined
+            const template = yield* prompts.load(name, config.configDir).pipe(Effect.mapError((error) => fail(error.message)))
+            return template.text
+          })
+        const instructions = context.input.instructions ?? (yield* readText(options.instructions, "agent"))!
+        let directions = yield* readText(options.directions, undefined)
+        if (directions === undefined) {
+          const constants = allConstants(research.baseFiles)
+          if (config.model === "offline") directions = seedDirectionsText(constants)
+          else {
+            const llm = yield* Llm
+            const files = [...research.baseFiles].map(([file, content]) => `## ${file}\n\n\`\`\`\n${truncate(content, 600, 40_000)}\n\`\`\``).join("\n\n")
+            const reply = yield* llm.generateText({
+              purpose: "gepa.seed-directions",
+              model: config.model,
+              prompt: `You are planning experiments to improve ${config.target.metric.name} (${config.target.metric.direction}) of the training script below, each run limited to ${config.target.timeBudgetSeconds} s.\n\n${files}\n\nWrite a ranked list of 5 to 8 research directions, most promising first, one per line as "1. ...", each naming the UPPER_CASE constants or code it is about. Reply with the list only.`,
+              runId: context.runId,
+              stageId: context.stage.id,
+            })
+            directions = reply.value
+          }
+        }
+        if (parseDirections(directions, research.constantNames).length === 0) return yield* fail(`the seed directions contain no list item ("1. ..." or "- ...")`)
+        seedCandidate = [
+          ["instructions", instructions],
+          ["directions", directions],
+        ]
+      }
+      yield* Effect.sync(() => fs.mkdirSync(path.join(context.stageDir), { recursive: true }))
+      return {
+        adapter: research.adapter,
+        trainset: scenarios,
+        valset: scenarios,
+        seedCandidate,
+        instructions: (best) => componentText(best, "instructions") ?? "",
+        handoff: (best) =>
+          Effect.gen(function* () {
+            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), yield* research.observations, allConstants(research.baseFiles))
+            return { directions, instructionsHash: sha(componentText(best, "instructions") ?? "") }
+          }),
+      }
+    }),
+}

@@ -1,0 +1,177 @@
+/**
+ * The `gepa` stage kind (registered on import): decodes its options, prepares the selected adapter, runs
+ * `optimize` on the stage's SQLite state and hands the best candidate on as instructions. Resumable: the
+ * checkpoint lives in the stage row, so a resumed stage (`context.resuming`) continues from the last
+ * completed iteration without evaluating the seed again. A stop request ends it at the next boundary.
+ */
+import { Effect, Schema } from "effect"
+import * as path from "node:path"
+import { ModelString, NonEmptyString, NonNegativeInt, PositiveInt, PositiveNumber } from "../../src/config.ts"
+import { StageFailed } from "../../src/domain/errors.ts"
+import type { LibraryEntry } from "../../src/domain/LibraryEntry.ts"
+import { Library } from "../../src/services/Store.ts"
+import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
+import { adapterKindRegistry, type GepaAdapterKind } from "./adapterKinds.ts"
+import { promptAdapterKind } from "./adapters/promptKind.ts"
+import { researchAdapterKind } from "./research/kind.ts"
+import { type Components, toComponents } from "./candidate.ts"
+import { optimize } from "./optimize.ts"
+import { makeSqliteStatePort } from "./sqliteStatePort.ts"
+
+const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { expected: "a number between 0 and 1" }))
+
+export const GepaBudgetOptions = Schema.Struct({
+  metricCalls: Schema.optional(PositiveInt),
+  costUsd: Schema.optional(PositiveNumber),
+  seconds: Schema.optional(PositiveNumber),
+  patience: Schema.optional(PositiveInt),
+  scoreThreshold: Schema.optional(Schema.Finite),
+  iterations: Schema.optional(PositiveInt),
+})
+
+const gepaOptionFields = (adapter: Schema.Top) => ({
+  budget: GepaBudgetOptions,
+  minibatchSize: Schema.optional(PositiveInt),
+  componentSelector: Schema.optional(Schema.Literals(["round-robin", "all"])),
+  candidateSelector: Schema.optional(Schema.Literals(["pareto", "current-best", "epsilon-greedy"])),
+  epsilon: Schema.optional(Probability),
+  merge: Schema.optional(Schema.Struct({ enabled: Schema.optional(Schema.Boolean), maxMerges: Schema.optional(PositiveInt) })),
+  skipPerfect: Schema.optional(Schema.Boolean),
+  perfectScore: Schema.optional(Schema.Finite),
+  concurrency: Schema.optional(PositiveInt),
+  cache: Schema.optional(Schema.Boolean),
+  seed: Schema.optional(NonNegativeInt),
+  reflectionModel: Schema.optional(ModelString),
+  reflectionTemplate: Schema.optional(Schema.Union([NonEmptyString, Schema.Record(Schema.String, NonEmptyString)])),
+  stopFile: Schema.optional(NonEmptyString),
+  /** Prompt-library entries that join the seed: `true` (recent entries that fit), an id, or a list of ids. */
+  seedFromLibrary: Schema.optional(Schema.Union([Schema.Boolean, NonEmptyString, Schema.Array(NonEmptyString)])),
+  adapter,
+})
+
+type GepaOptions = Schema.Struct<ReturnType<typeof gepaOptionFields>>["Type"] & { readonly adapter: { readonly kind: string } }
+
+const renderComponents = (components: Components): string =>
+  components.length === 1 ? components[0]![1] : components.map(([name, text]) => `## ${name}\n\n${text}`).join("\n\n")
+
+const runGepa = (context: StageContext<GepaOptions>) =>
+  Effect.gen(function* () {
+    const { options, config } = context
+    const adapterKind = adapterKindRegistry().get(options.adapter.kind)
+    if (adapterKind === undefined) return yield* new StageFailed({ message: `unknown gepa adapter kind ${JSON.stringify(options.adapter.kind)}`, stage: context.stage.name })
+    const prepared = yield* adapterKind.prepare(options.adapter, context as StageContext<unknown>)
+    const state = yield* makeSqliteStatePort(context.stage.id)
+    const extraSeeds = yield* librarySeeds(context, options.seedFromLibrary, toComponents(prepared.seedCandidate))
+    const reflectionModel = options.reflectionModel ?? config.reflectionModel
+    const result = yield* optimize({
+      adapter: prepared.adapter,
+      seedCandidate: prepared.seedCandidate,
+      trainset: prepared.trainset,
+      valset: prepared.valset,
+      state,
+      reflectionModel,
+      ...(options.reflectionTemplate !== undefined ? { reflectionTemplate: options.reflectionTemplate } : {}),
+      templateBaseDir: config.configDir,
+      budget: options.budget,
+      ...(options.minibatchSize !== undefined ? { minibatchSize: options.minibatchSize } : {}),
+      ...(options.componentSelector !== undefined ? { componentSelector: options.componentSelector } : {}),
+      ...(options.candidateSelector !== undefined ? { candidateSelector: options.candidateSelector } : {}),
+      ...(options.epsilon !== undefined ? { epsilon: options.epsilon } : {}),
+      ...(options.merge !== undefined ? { merge: options.merge } : {}),
+      ...(options.skipPerfect !== undefined ? { skipPerfect: options.skipPerfect } : {}),
+      ...(options.perfectScore !== undefined ? { perfectScore: options.perfectScore } : {}),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.cache !== undefined ? { cache: options.cache } : {}),
+      seed: options.seed ?? config.seed,
+      ...(extraSeeds.length > 0 ? { extraSeeds } : {}),
+      ...(options.stopFile !== undefined ? { stopFile: path.resolve(config.configDir, options.stopFile) } : {}),
+      shouldStop: context.shouldStop,
+      runId: context.runId,
+      stageId: context.stage.id,
+    }).pipe(Effect.catchTag("ConfigError", (error) => Effect.fail(new StageFailed({ message: error.message, stage: context.stage.name }))))
+    const seed = result.candidates[0]!
+    const best = result.best
+    const extra = prepared.handoff ? yield* prepared.handoff(best.components) : {}
+    const libraryCandidates = result.candidates.filter((c) => c.origin === "library")
+    return {
+      handoff: {
+        instructions: (prepared.instructions ?? renderComponents)(best.components),
+        metric: { baseline: seed.meanScore, best: best.meanScore },
+        offline: reflectionModel === "offline",
+        ...extra,
+      },
+      summary: {
+        seedScore: seed.meanScore,
+        bestScore: best.meanScore,
+        offline: reflectionModel === "offline",
+        libraryEntries: libraryCandidates.length,
+        libraryWon: libraryCandidates.length > 0 ? descendsFromLibrary(result.candidates, best.index) : null,
+        candidates: result.candidates.length,
+        iterations: result.iterations,
+        metricCalls: result.metricCalls,
+        reflectionCostUsd: result.reflectionCostUsd,
+        stopReason: result.stopReason,
+        best: best.index,
+        bestMean: best.meanScore,
+        seedMean: seed.meanScore,
+      },
+      stopped: result.stopReason === "stop-requested",
+    }
+  })
+
+/** True when the candidate is a library seed or descends from one. */
+const descendsFromLibrary = (candidates: ReadonlyArray<{ index: number; parents: ReadonlyArray<number>; origin: string }>, index: number): boolean => {
+  const candidate = candidates[index]
+  if (!candidate) return false
+  return candidate.origin === "library" || candidate.parents.some((parent) => descendsFromLibrary(candidates, parent))
+}
+
+/** Resolves `seedFromLibrary` to library entries whose components fit the seed's. */
+const librarySeeds = (context: StageContext<GepaOptions>, option: GepaOptions["seedFromLibrary"], seed: Components) =>
+  Effect.gen(function* () {
+    if (option === undefined || option === false) return []
+    const library = yield* Library
+    const names = seed.map(([name]) => name).join("\u0000")
+    const fits = (components: Components) => components.map(([name]) => name).join("\u0000") === names
+    const fail = (message: string) => new StageFailed({ stage: context.stage.name, message: `${context.stage.name}: seedFromLibrary: ${message}` })
+    let entries: Array<LibraryEntry>
+    if (option === true) {
+      const metric = context.config.target.metric.name
+      entries = (yield* library.library.listLibraryEntries())
+        .filter((entry) => fits(entry.components) && (entry.metric === "" || entry.metric === metric))
+        .slice(0, 3)
+    } else {
+      entries = []
+      for (const id of typeof option === "string" ? [option] : option) {
+        const entry = yield* library.library.getLibraryEntry(id)
+        if (!entry) return yield* fail(`no prompt ${id} in the library ${library.file} (see twoloop prompts list)`)
+        if (!fits(entry.components)) return yield* fail(`prompt ${entry.id} has components [${entry.components.map(([n]) => n).join(", ")}] but this stage evolves [${seed.map(([n]) => n).join(", ")}]`)
+        entries.push(entry)
+      }
+    }
+    return entries.map((entry) => ({ components: entry.components, libraryEntryId: entry.id }))
+  })
+
+/** The gepa stage kind for the given adapter kinds (the options accept any of their `adapter` schemas). */
+export const makeGepaStageKind = (adapterKinds: ReadonlyArray<GepaAdapterKind<any>>) => {
+  const [first, ...rest] = adapterKinds
+  if (first === undefined) throw new Error("the gepa stage kind needs at least one adapter kind")
+  const options = Schema.Struct(gepaOptionFields(rest.length === 0 ? first.options : Schema.Union([first.options, ...rest.map((kind) => kind.options)])))
+  return {
+    kind: "gepa",
+    description: "GEPA: reflective evolution of text components (prompts, instructions) with Pareto selection",
+    role: "outer",
+    options,
+    run: (context) => runGepa(context as StageContext<GepaOptions>),
+  } satisfies StageKind<typeof options.fields>
+}
+
+/** Adds an adapter kind (replacing one of the same name) and re-registers the `gepa` stage kind with it. */
+export const registerGepaAdapterKind = (adapterKind: GepaAdapterKind<any>): StageKind<any> => {
+  adapterKindRegistry().set(adapterKind.kind, adapterKind)
+  return registerStageKind(makeGepaStageKind([...adapterKindRegistry().values()]))
+}
+
+/** The `gepa` stage kind with the built-in adapter kinds. */
+registerGepaAdapterKind(promptAdapterKind)
+export const gepaStageKind = registerGepaAdapterKind(researchAdapterKind)
