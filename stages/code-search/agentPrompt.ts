@@ -45,6 +45,7 @@ export interface AgentPromptInput {
   readonly recent: ReadonlyArray<RecentExperiment>
   readonly inFlight: ReadonlyArray<string>
   readonly crash?: { readonly edit: Edit; readonly logTail: string; readonly attempt: number; readonly maxAttempts: number }
+  readonly note?: string
 }
 
 const fmt = (value: number | null) => (value === null ? "-" : Number(value.toPrecision(5)).toString())
@@ -76,6 +77,7 @@ export const renderAgentPrompt = (input: AgentPromptInput): string => {
       .filter((line) => line !== "")
       .join("\n"),
   )
+  if (input.note) sections.push(`# Note\n\n${input.note}`)
   const files = [...input.files].map(([file, content]) => `## ${file}\n\n\`\`\`${fence(file)}\n${truncate(content, 800, 60_000)}\n\`\`\``)
   sections.push(`# Editable files\n\n${files.join("\n\n")}`)
   if (input.recent.length > 0) {

@@ -50,6 +50,23 @@ export const directionRank = (name: string, directions: ReadonlyArray<Direction>
   return index === -1 ? Infinity : index
 }
 
+/**
+ * What a direction's wording asks of a constant: "increase"/"raise"/"larger" prefer moves up,
+ * "decrease"/"lower"/"smaller" moves down, and a quoted or bare alternative after "to" a string value.
+ */
+export const directionPreference = (text: string, constant: TunableConstant): ((to: string) => boolean) | undefined => {
+  if (constant.value.kind === "number") {
+    if (/\b(increase|raise|larger|higher|more|bigger|wider|longer|up)\b/i.test(text)) return (to) => Number(to) > Number(constant.value.text)
+    if (/\b(decrease|lower|smaller|reduce|less|narrower|shorter|down)\b/i.test(text)) return (to) => Number(to) < Number(constant.value.text)
+    return undefined
+  }
+  if (constant.value.kind === "string") {
+    const named = constant.alternatives.find((alternative) => new RegExp(`\\bto\\s+["'\`]?${alternative.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`, "i").test(text))
+    return named === undefined ? undefined : (to) => to.slice(1, -1) === named
+  }
+  return undefined
+}
+
 const scaled = (constant: TunableConstant, factor: number): string | undefined => {
   if (constant.value.kind !== "number") return undefined
   const { value, integer } = constant.value
@@ -82,8 +99,11 @@ export interface OfflineInput {
 export const allConstants = (files: ReadonlyMap<string, string>): Array<TunableConstant> =>
   [...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([file, content]) => findConstants(file, content))
 
-/** The next move, or undefined when every move at this point has been tried. */
-export const proposeOffline = (input: OfflineInput): OfflineProposal | undefined => {
+/**
+ * Every untried move at the current point, best first; ties within a tier are shuffled with the rng.
+ * `proposeOffline` takes the first; the outer stage's proxy scenarios take the k-th.
+ */
+export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
   const constants = allConstants(input.files)
   const point = pointSignature(constants)
   const key = (name: string, to: string) => `${name}\u0000${to}`
@@ -100,12 +120,17 @@ export const proposeOffline = (input: OfflineInput): OfflineProposal | undefined
   const candidates: Array<Candidate> = []
   for (const constant of constants) {
     const dirRank = directionRank(constant.name, input.directions)
-    const direction = Number.isFinite(dirRank) ? input.directions[dirRank]!.text : `tune ${constant.name}`
-    const outside = usesDirections && !Number.isFinite(dirRank) ? 1 : 0
+    const named = Number.isFinite(dirRank)
+    const direction = named ? input.directions[dirRank]!.text : `tune ${constant.name}`
+    const prefers = named ? directionPreference(direction, constant) : undefined
+    const outside = usesDirections && !named ? 1 : 0
     const add = (to: string | undefined, factor: number | null, tier: number, why: string) => {
       if (to === undefined || to === constant.value.text || triedHere.has(key(constant.name, to))) return
       const penalty = hurt.has(key(constant.name, to)) ? 1 : 0
-      candidates.push({ constant, to, factor, rank: [outside, tier === 0 ? 0 : 1, Number.isFinite(dirRank) ? dirRank : 0, penalty, tier], why, direction })
+      const against = prefers && !prefers(to) ? 1 : 0
+      // Coarse moves of every direction come before finer steps of any; within a tier, moves known to hurt
+      // and moves against a direction's wording go last, then the directions' order decides.
+      candidates.push({ constant, to, factor, rank: [outside, tier, penalty, against, named ? dirRank : 0], why, direction })
     }
     const value = constant.value
     if (value.kind === "number") {
@@ -127,28 +152,29 @@ export const proposeOffline = (input: OfflineInput): OfflineProposal | undefined
       for (const alternative of constant.alternatives) add(renderValue(constant, alternative), null, 1, `switch to ${alternative}`)
     }
   }
-  if (candidates.length === 0) return undefined
-
   const compare = (a: Candidate, b: Candidate) => {
     for (let i = 0; i < a.rank.length; i++) if (a.rank[i] !== b.rank[i]) return a.rank[i]! - b.rank[i]!
     return 0
   }
-  candidates.sort(compare)
-  const best = candidates.filter((candidate) => compare(candidate, candidates[0]!) === 0)
-  const chosen = best[input.rng.int(best.length)]!
-  const { constant, to } = chosen
-  const description = `${constant.name} ${constant.value.text} -> ${to}`
-  const outsideNote = usesDirections && !Number.isFinite(directionRank(constant.name, input.directions)) ? " (outside the handed-over directions, which are exhausted at this point)" : ""
-  return {
-    move: { file: constant.file, name: constant.name, from: constant.value.text, to, point },
-    edit: {
-      direction: chosen.direction,
-      rationale: `offline proposer: ${chosen.why}${outsideNote}`,
-      description,
-      changes: [{ path: constant.file, kind: "replace", search: constant.source, replace: replaceValue(constant, to) }],
-    },
-  }
+  // Shuffle first so ties are broken by the seeded rng, then a stable sort by rank.
+  const ordered = input.rng.shuffle(candidates).sort(compare)
+  return ordered.map((chosen) => {
+    const { constant, to } = chosen
+    const outsideNote = usesDirections && !Number.isFinite(directionRank(constant.name, input.directions)) ? " (outside the handed-over directions, which are exhausted at this point)" : ""
+    return {
+      move: { file: constant.file, name: constant.name, from: constant.value.text, to, point },
+      edit: {
+        direction: chosen.direction,
+        rationale: `offline proposer: ${chosen.why}${outsideNote}`,
+        description: `${constant.name} ${constant.value.text} -> ${to}`,
+        changes: [{ path: constant.file, kind: "replace" as const, search: constant.source, replace: replaceValue(constant, to) }],
+      },
+    }
+  })
 }
+
+/** The next move, or undefined when every move at this point has been tried. */
+export const proposeOffline = (input: OfflineInput): OfflineProposal | undefined => rankProposals(input)[0]
 
 /** The constant changes an edit makes, read from its search/replace texts (rewrites compare with `before`). */
 export const constantChanges = (edit: Edit, before?: ReadonlyMap<string, string>): Array<{ file: string; name: string; from: string; to: string }> => {

@@ -29,6 +29,8 @@ export interface ProposalRequest {
   readonly gate: number
   readonly crash?: { readonly edit: Edit; readonly logTail: string; readonly attempt: number; readonly maxAttempts: number }
   readonly rng: Rng
+  /** Extra guidance for this proposal (the outer stage's proxy scenarios use it). */
+  readonly note?: string
 }
 
 export type ProposalResult =
@@ -88,6 +90,7 @@ export const makeAgentProposer = (settings: AgentSettings): Proposer => ({
         recent: request.recent,
         inFlight: request.pendingDescriptions,
         ...(request.crash ? { crash: request.crash } : {}),
+        ...(request.note ? { note: request.note } : {}),
       })
       const ask = (text: string) =>
         llm

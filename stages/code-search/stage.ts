@@ -4,12 +4,10 @@
  */
 import { Effect, Ref } from "effect"
 import { createHash } from "node:crypto"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Direction, Handoff } from "../../src/domain/Handoff.ts"
 import { StageFailed } from "../../src/domain/errors.ts"
 import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
-import { Executor } from "../../src/services/Executor.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Prompts } from "../../src/services/Prompts.ts"
 import { Store } from "../../src/services/Store.ts"
@@ -19,7 +17,8 @@ import { pooledNoise } from "./keepRule.ts"
 import { CodeSearchOptions, hardLimitSeconds, resolveSettings } from "./options.ts"
 import { runPromotions } from "./promote.ts"
 import { makeAgentProposer, makeOfflineProposer, type Proposer } from "./proposers.ts"
-import { makeFilesAt, makeRuntime } from "./runtime.ts"
+import { makeRuntime } from "./runtime.ts"
+import { prepareTargetWorkspace } from "./targetWorkspace.ts"
 import { runSearch, stopFileExists } from "./search.ts"
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex")
@@ -40,32 +39,22 @@ export const resolveInstructions = (context: StageContext<typeof CodeSearchOptio
 export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Type>) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const executor = yield* Executor
     const workspace = yield* Workspace
     const progress = yield* Progress
     const { config, stage } = context
     const settings = resolveSettings(context.options, { timeBudgetSeconds: config.target.timeBudgetSeconds, seed: config.seed })
-    const slots = yield* executor.slots
-    if (settings.workers > slots.length)
-      return yield* fail(stage.name, `workers is ${settings.workers} but the ${executor.kind} executor has ${slots.length} slot${slots.length === 1 ? "" : "s"}; raise executor.cpuSlots or list more gpus`)
-
-    const setup = yield* workspace.setup({
+    const { setup, slots, runner } = yield* prepareTargetWorkspace({
+      config,
       runId: context.runId,
-      stageName: context.slug,
-      targetDir: config.target.dir,
+      slug: context.slug,
+      stageName: stage.name,
       runDir: context.runDir,
+      logDir: context.stageDir,
       workers: settings.workers,
-      ...(context.input.commit && context.input.repo ? { startCommit: context.input.commit, repo: context.input.repo } : {}),
+      input: context.input,
+      hardLimitSeconds: (budget) => hardLimitSeconds(settings, budget),
+      killGraceSeconds: Math.min(10, Math.max(1, settings.graceSeconds)),
     })
-    const readonlyHashes = new Map<string, string>()
-    for (const file of [...config.target.readonly, ...config.target.editable]) {
-      const content = yield* workspace.readAt(setup.repo, setup.baseCommit, path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file))
-      if (content === undefined) {
-        const link = fs.lstatSync(path.join(setup.worktrees[0]!.targetPath, file), { throwIfNoEntry: false })?.isSymbolicLink()
-        return yield* fail(stage.name, link ? `${file} is a symbolic link; editable and readonly files must be regular files` : `${file} does not exist in the target ${config.target.dir} (at commit ${setup.baseCommit.slice(0, 7)})`)
-      }
-      if (config.target.readonly.includes(file)) readonlyHashes.set(file, hash(content))
-    }
 
     const directions: ReadonlyArray<Direction> = context.input.directions ?? []
     const useLlm = settings.proposer === "llm" || (settings.proposer === "auto" && config.model !== "offline")
@@ -92,18 +81,8 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       settings,
       target: config.target,
       setup,
-      slots: slots.slice(0, settings.workers),
-      runner: {
-        target: config.target,
-        setup,
-        filesAt: makeFilesAt(workspace, setup, config.target),
-        heads: new Map(),
-        readonlyHashes,
-        logDir: context.stageDir,
-        hardLimitSeconds: (budget) => hardLimitSeconds(settings, budget),
-        killGraceSeconds: Math.min(10, Math.max(1, settings.graceSeconds)),
-        fingerprint: yield* executor.fingerprint,
-      },
+      slots,
+      runner,
       proposerLabel: proposer.offline ? "offline" : "llm",
       stageDir: context.stageDir,
     })
