@@ -39,7 +39,7 @@ const expectOneLineError = async (dir: string, pattern: RegExp) => {
   expect(fs.existsSync(path.join(dir, ".twoloop"))).toBe(false)
 }
 
-describe("config errors", () => {
+describe.concurrent("config errors", () => {
   it("names a misspelt key and suggests the right one", () => expectOneLineError(project(valid({ top: 'sotre: "x.db",' })), /sotre: unknown key \(did you mean "store"\?\)/))
 
   it("names the key path and the wrong value", () =>
