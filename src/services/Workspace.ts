@@ -1,7 +1,7 @@
 /**
  * Experiment workspaces: one git worktree per worker on a branch `twoloop/<run-id>/<stage>-w<k>`. When the
- * target lives in a git repository the worktrees come from it, starting at the user's current state (a
- * `git stash create` snapshot when there are uncommitted changes), and the user's checkout is never
+ * target lives in a git repository the worktrees come from it, starting at the target's current files (a
+ * snapshot commit when it has uncommitted or untracked files), and the user's checkout and index are never
  * touched; otherwise twoloop initialises a private repository in the run directory from a copy.
  *
  * Contract: `setup` is idempotent (resume reuses existing worktrees and branches). Git failures are
@@ -10,6 +10,7 @@
 import { Context, Effect, Layer } from "effect"
 import { execa } from "execa"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { WorkspaceError } from "../domain/errors.ts"
 
@@ -74,9 +75,9 @@ export interface WorkspaceShape {
 
 const identity = ["-c", "user.name=twoloop", "-c", "user.email=twoloop@localhost", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
-const runGit = (cwd: string, args: ReadonlyArray<string>, strip = true) =>
+const runGit = (cwd: string, args: ReadonlyArray<string>, strip = true, env: Record<string, string> = {}) =>
   Effect.tryPromise({
-    try: () => execa("git", [...identity, ...args], { cwd, reject: false, stripFinalNewline: strip, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" } }),
+    try: () => execa("git", [...identity, ...args], { cwd, reject: false, stripFinalNewline: strip, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...env } }),
     catch: (error) => new WorkspaceError({ message: `git ${args[0]} in ${cwd}: ${String(error)}` }),
   }).pipe(
     Effect.flatMap((result) =>
@@ -84,6 +85,27 @@ const runGit = (cwd: string, args: ReadonlyArray<string>, strip = true) =>
         ? Effect.succeed(String(result.stdout))
         : Effect.fail(new WorkspaceError({ message: `git ${args.join(" ")} failed in ${cwd}: ${String(result.stderr || result.stdout).trim().split("\n")[0]}` })),
     ),
+  )
+
+/**
+ * A commit holding HEAD plus the target directory's current files — modified and untracked ones too,
+ * minus what git ignores — built through a temporary index, so the user's index and checkout are not
+ * touched. HEAD itself when the target directory has no changes.
+ */
+const snapshotCommit = (repo: string, targetSubdir: string, head: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "twoloop-index-"))),
+    (dir) =>
+      Effect.gen(function* () {
+        const env = { GIT_INDEX_FILE: path.join(dir, "index") }
+        yield* runGit(repo, ["read-tree", head], true, env)
+        yield* runGit(repo, ["add", "--all", "--", targetSubdir === "" ? "." : targetSubdir], true, env)
+        const tree = yield* runGit(repo, ["write-tree"], true, env)
+        const headTree = yield* runGit(repo, ["rev-parse", `${head}^{tree}`])
+        if (tree === headTree) return head
+        return yield* runGit(repo, ["commit-tree", tree, "-p", head, "-m", `twoloop: snapshot of ${targetSubdir || "the target"} with its uncommitted changes`])
+      }),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
   )
 
 const skippedInCopy = new Set([".git", "node_modules", "__pycache__", ".venv", "venv", ".twoloop", ".mypy_cache", ".pytest_cache"])
@@ -143,8 +165,7 @@ const makeWorkspace = (): WorkspaceShape => {
           mode = "git"
           repo = inspection.repoRoot
           targetSubdir = path.relative(fs.realpathSync(repo), targetDir)
-          const snapshot = inspection.dirty ? yield* runGit(repo, ["stash", "create", "twoloop: snapshot of uncommitted changes"]) : ""
-          baseCommit = snapshot.length > 0 ? snapshot : inspection.head
+          baseCommit = inspection.dirty ? yield* snapshotCommit(repo, targetSubdir, inspection.head) : inspection.head
         } else {
           mode = "copy"
           repo = path.join(options.runDir, "repo")

@@ -67,9 +67,33 @@ const signed = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(2)}%`
 export const evidenceText = (evidence: DirectionEvidence) =>
   `(proxy evidence: ${evidence.tries} tr${evidence.tries === 1 ? "y" : "ies"}, mean Δ ${evidence.meanDelta === null ? "n/a" : signed(evidence.meanDelta)}, ${evidence.crashes} crash${evidence.crashes === 1 ? "" : "es"})`
 
-/** The seed directions when no LLM writes them: every tunable constant, in file order. */
+/**
+ * A generic prior over typical levers, most influential first (the order prompts/agent.md lists them):
+ * learning rate, optimizer, schedule, width, depth, context, batch size, initialisation, regularisation.
+ */
+const priorLevers: ReadonlyArray<RegExp> = [
+  /(^|_)(LR|LEARNING_RATE)($|_)/,
+  /OPTIM|MOMENTUM|BETA/,
+  /SCHEDULE|WARMUP|DECAY_STEPS/,
+  /HIDDEN|WIDTH|EMBD|EMBED|DIM|CHANNELS/,
+  /LAYER|DEPTH|HEADS?($|_)/,
+  /CONTEXT|BLOCK|SEQ/,
+  /BATCH/,
+  /INIT/,
+  /WEIGHT_DECAY|DROPOUT|CLIP|REG/,
+]
+
+const priorRank = (name: string) => {
+  const index = priorLevers.findIndex((pattern) => pattern.test(name))
+  return index === -1 ? priorLevers.length : index
+}
+
+/** The seed directions when no LLM writes them: every tunable constant, typical levers first. */
 export const seedDirectionsText = (constants: ReadonlyArray<TunableConstant>): string =>
-  constants
+  [...constants]
+    .map((constant, order) => ({ constant, order }))
+    .sort((a, b) => priorRank(a.constant.name) - priorRank(b.constant.name) || a.order - b.order)
+    .map(({ constant }) => constant)
     .map((c, i) => {
       const options = c.value.kind === "string" && c.alternatives.length > 0 ? ` (alternatives: ${c.alternatives.join(", ")})` : ""
       return `${i + 1}. tune ${c.name} (now ${c.value.text})${options}`
@@ -183,7 +207,12 @@ export const reflectDirectionsOffline = (constants: ReadonlyArray<TunableConstan
     else if (moves.some((m) => score(m) >= -noise)) neutral.push(`revisit ${constant.name}: its values changed little`)
   }
   helped.sort((a, b) => b.score - a.score)
-  const lines = [...helped.map((h) => h.line), ...informed, ...untried, ...neutral]
+  // Keep exploring: the top three (what the proxy scenarios measure) hold at most two proven directions
+  // and at least one that has not been measured yet, while any is left.
+  const exploring = [...informed, ...untried]
+  const proven = helped.map((h) => h.line)
+  const head = exploring.length > 0 ? [...proven.slice(0, 2), exploring[0]!] : proven.slice(0, 3)
+  const lines = [...head, ...proven.slice(head.length - (exploring.length > 0 ? 1 : 0)).filter((line) => !head.includes(line)), ...exploring.filter((line) => !head.includes(line)), ...neutral]
   return lines.length === 0 ? "1. no direction has helped yet; try a different kind of change (structure, schedule, regularization)" : lines.map((line, i) => `${i + 1}. ${line}`).join("\n")
 }
 

@@ -1,0 +1,138 @@
+// The readonly harness of tiny-lm: the corpus, the vocabulary, the pinned train/validation split, the
+// seeded random numbers, the time-budgeted training loop and the evaluation. Agents edit train.mjs only;
+// this file is hash-checked before and after every run.
+//
+// The metric is val_bpb: the model's cross-entropy on a pinned validation slice, in bits per UTF-8 byte of
+// the predicted characters. The harness turns the model's logits into probabilities itself (log-softmax),
+// so a model cannot report better probabilities than it assigns.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const corpusRelative = path.join("node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
+
+/** The corpus file: TINY_LM_DATA, else the npm package found walking up from here or TWOLOOP_TARGET_DIR. */
+const findCorpus = () => {
+  if (process.env.TINY_LM_DATA) return process.env.TINY_LM_DATA
+  for (const start of [here, process.env.TWOLOOP_TARGET_DIR].filter(Boolean)) {
+    for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+      const candidate = path.join(dir, corpusRelative)
+      if (fs.existsSync(candidate)) return candidate
+      if (path.dirname(dir) === dir) break
+    }
+  }
+  return undefined
+}
+
+const fail = (message) => {
+  process.stderr.write(`tiny-lm: ${message}\n`)
+  process.exit(2)
+}
+
+const corpusFile = findCorpus()
+if (!corpusFile) fail(`cannot find the corpus (${corpusRelative}); run npm ci, or set TINY_LM_DATA`)
+let text
+try {
+  text = fs.readFileSync(corpusFile, "utf8")
+} catch (error) {
+  fail(`cannot read the corpus ${corpusFile}: ${error.code ?? error.message}`)
+}
+
+const chars = [...new Set(text)].sort()
+/** Number of distinct characters. */
+export const vocabSize = chars.length
+const index = new Map(chars.map((c, i) => [c, i]))
+const ids = Uint8Array.from(text, (c) => index.get(c))
+const split = Math.floor(ids.length * 0.9)
+/** Token ids of the training split (the first 90 % of the book). */
+export const trainIds = ids.subarray(0, split)
+const validationLength = 12_000
+const validationIds = ids.subarray(split, split + validationLength)
+const validationBytes = validationIds.reduce((sum, id) => sum + Buffer.byteLength(chars[id], "utf8"), 0)
+
+/** The run's seed (TWOLOOP_SEED, default 0) and time budget in seconds (TWOLOOP_TIME_BUDGET, default 10). */
+export const seed = Number(process.env.TWOLOOP_SEED ?? 0)
+export const timeBudgetSeconds = Number(process.env.TWOLOOP_TIME_BUDGET ?? 10)
+
+/** A seeded generator of floats in [0, 1) (mulberry32). */
+export const makeRandom = (value = seed) => {
+  let state = (value * 2654435761 + 0x9e3779b9) >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A standard normal sample from a uniform generator (Box-Muller). */
+export const gaussian = (random) => Math.sqrt(-2 * Math.log(Math.max(random(), 1e-12))) * Math.cos(2 * Math.PI * random())
+
+/**
+ * Fills `contexts` (batch × context ids) and `targets` (batch ids) with random windows of the training split.
+ */
+export const sampleBatch = (random, context, batch, contexts, targets) => {
+  for (let b = 0; b < batch; b++) {
+    const start = Math.floor(random() * (trainIds.length - context - 1))
+    for (let t = 0; t < context; t++) contexts[b * context + t] = trainIds[start + t]
+    targets[b] = trainIds[start + context]
+  }
+}
+
+/**
+ * Calls `step(progress)` until the time budget is spent; progress is the spent fraction in [0, 1), for
+ * learning-rate schedules. The clock starts at the first call, after the model is built and data loaded.
+ */
+export const train = (step) => {
+  const start = performance.now()
+  const budgetMs = timeBudgetSeconds * 1000
+  let steps = 0
+  for (;;) {
+    const elapsed = performance.now() - start
+    if (elapsed >= budgetMs) break
+    step(elapsed / budgetMs)
+    steps += 1
+  }
+  return { steps, seconds: (performance.now() - start) / 1000 }
+}
+
+/**
+ * Scores the model on the pinned validation slice and prints the summary. `logits(contexts, batch, out)`
+ * must write batch × vocabSize logits for batch × context input ids; positions before the start of the
+ * slice are padded with id 0.
+ */
+export const evaluate = ({ context, logits, params, trained }) => {
+  const started = performance.now()
+  const batch = 256
+  const contexts = new Uint8Array(batch * context)
+  const out = new Float32Array(batch * vocabSize)
+  let nats = 0
+  for (let from = 0; from < validationIds.length; from += batch) {
+    const count = Math.min(batch, validationIds.length - from)
+    for (let b = 0; b < count; b++) {
+      const position = from + b
+      for (let t = 0; t < context; t++) {
+        const at = position - context + t
+        contexts[b * context + t] = at >= 0 ? validationIds[at] : 0
+      }
+    }
+    logits(contexts, count, out)
+    for (let b = 0; b < count; b++) {
+      let max = -Infinity
+      for (let v = 0; v < vocabSize; v++) max = Math.max(max, out[b * vocabSize + v])
+      let sum = 0
+      for (let v = 0; v < vocabSize; v++) sum += Math.exp(out[b * vocabSize + v] - max)
+      nats += -(out[b * vocabSize + validationIds[from + b]] - max - Math.log(sum))
+    }
+  }
+  const bpb = nats / Math.LN2 / validationBytes
+  console.log("---")
+  console.log(`val_bpb: ${Number.isFinite(bpb) ? bpb.toFixed(6) : bpb}`)
+  console.log(`training_seconds: ${trained.seconds.toFixed(1)}`)
+  console.log(`eval_seconds: ${((performance.now() - started) / 1000).toFixed(2)}`)
+  console.log(`num_steps: ${trained.steps}`)
+  console.log(`num_params: ${params}`)
+  console.log(`vocab_size: ${vocabSize}`)
+}
