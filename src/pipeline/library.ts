@@ -34,7 +34,9 @@ export const renderEntryMarkdown = (entry: LibraryEntry): string => {
     created: entry.createdAt,
     components: entry.components.map(([name]) => name),
   }
-  const body = entry.components.map(([name, text]) => `## ${name}\n\n${begin(name)}\n${text.replace(/\n?$/, "\n")}${end}`).join("\n\n")
+  // Exactly one newline separates each text from its end marker (and is removed again on import), so texts
+  // round-trip byte for byte, trailing newlines included.
+  const body = entry.components.map(([name, text]) => `## ${name}\n\n${begin(name)}\n${text}\n${end}`).join("\n\n")
   return `---\n${stringifyYaml(front).trimEnd()}\n---\n\n# Evolved prompt ${entry.id} (${entry.project})\n\n${entry.offline ? "Evolved by the offline reflector (no LLM).\n\n" : ""}${body}\n`
 }
 
@@ -61,7 +63,7 @@ export const parseEntryMarkdown = (text: string, file: string): ParsedEntry => {
     const from = start + begin(name).length + 1
     const stop = text.indexOf(end, from)
     if (stop === -1) return fail(`component ${name}: missing ${end}`)
-    components.push([name, text.slice(from, stop).replace(/\n$/, "")])
+    components.push([name, text.slice(from, stop).replace(/\r?\n$/, "")])
   }
   const str = (key: string, fallback: string) => (typeof front[key] === "string" ? (front[key] as string) : fallback)
   return {

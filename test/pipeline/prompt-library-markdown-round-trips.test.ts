@@ -4,7 +4,7 @@ import { entryId, parseEntryMarkdown, renderEntryMarkdown } from "../../src/pipe
 
 const components = [
   ["instructions", "You are a research engineer.\n\n## Rules\n- one idea at a time\n```py\nLR = 1\n```\n---\nnot front matter"],
-  ["directions", "1. LEARNING_RATE up\n2. OPTIMIZER adam"],
+  ["directions", "1. LEARNING_RATE up\n2. OPTIMIZER adam\n"],
 ] as const
 
 const entry: LibraryEntry = {

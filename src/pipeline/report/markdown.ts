@@ -78,6 +78,9 @@ export const renderMarkdown = (report: RunReport, data: ReportData, options: Mar
     for (const c of outer.candidates) out.push(`| ${c.idx} | ${c.origin}${c.libraryEntryId ? ` (${c.libraryEntryId.slice(0, 8)})` : ""} | ${c.parents.join(", ") || "–"} | ${num(means.get(c.hash) ?? null, 4)} | ${c.metricCalls} | ${c.offline ? "yes" : "no"} |`)
     const accepted = outer.proposals.filter((p) => p.accepted).length
     out.push("", `${outer.proposals.length} iterations, ${accepted} proposals accepted.`)
+    const outerReport = report.outerStages.find((r) => r.stage === outer.stage.name)
+    if (outerReport && outerReport.libraryWon !== null)
+      out.push("", outerReport.libraryWon ? "A prompt-library seed won: the best candidate is one, or descends from one." : "Prompt-library seeds joined but did not win: the best candidate does not descend from them.")
   }
 
   out.push("", "## LLM and compute", "")

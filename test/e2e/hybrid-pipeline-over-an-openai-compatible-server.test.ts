@@ -1,0 +1,104 @@
+/**
+ * The whole hybrid pipeline through the real HTTP provider: GEPA's seed directions, the agent's proposals on
+ * proxy runs, the reflection rewrites and the inner agent's edits all go to a local OpenAI-compatible server
+ * whose replies are scripted but realistic — they read the prompt (the editable file, the feedback) and answer
+ * like a model would.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import { type OpenAiServer, type RecordedRequest, startOpenAiServer } from "../support/openaiServer.ts"
+import { configFor, makeProject, runPipeline } from "../support/pipeline.ts"
+
+const lastMessage = (request: RecordedRequest) => String(request.body.messages.at(-1).content)
+
+/** Proposes the next untried move among a fixed preference list, reading the current values from the prompt. */
+const proposeEdit = (prompt: string) => {
+  const moves: Array<[RegExp, (match: RegExpExecArray) => string, string]> = [
+    [/const OPTIMIZER = "sgd"/, () => 'const OPTIMIZER = "adam"', "switch to adam"],
+    [/const USE_NORM = false/, () => "const USE_NORM = true", "add normalisation"],
+    [/const LEARNING_RATE = ([\d.]+)/, (m) => `const LEARNING_RATE = ${Number(m[1]) * 2}`, "double the learning rate"],
+    [/const WIDTH = (\d+)/, (m) => `const WIDTH = ${Number(m[1]) * 2}`, "double the width"],
+  ]
+  const files = prompt.split("# Editable files")[1] ?? prompt
+  const tried = prompt.split("# Recent experiments")[1] ?? ""
+  for (const [pattern, replacement, description] of moves) {
+    const match = pattern.exec(files)
+    if (!match || tried.includes(description)) continue
+    return JSON.stringify({
+      direction: description.split(" ").slice(-1)[0],
+      rationale: `${description}: the proxy feedback suggests it helps`,
+      description,
+      changes: [{ path: "train.mjs", kind: "replace", search: match[0], replace: replacement(match) }],
+    })
+  }
+  return JSON.stringify({ direction: "width", rationale: "wider", description: "halve the width", changes: [{ path: "train.mjs", kind: "replace", search: "const WIDTH = 16", replace: "const WIDTH = 8" }] })
+}
+
+const reply = (request: RecordedRequest) => {
+  const prompt = lastMessage(request)
+  if (prompt.includes("Write a ranked list of 5 to 8 research directions"))
+    return "1. switch OPTIMIZER to adam\n2. increase LEARNING_RATE\n3. enable USE_NORM\n4. increase WIDTH"
+  if (prompt.includes("An assistant was given the following instructions")) {
+    const current = /```\n([\s\S]*?)\n```/.exec(prompt)?.[1] ?? ""
+    const learned = prompt.includes("better") ? "Changes that improved the loss on proxy runs should be pushed further." : "Prefer optimizer changes first."
+    return `Here are the improved instructions:\n\`\`\`\n${current}\n${learned}\n\`\`\``
+  }
+  if (request.body.response_format?.type === "json_schema") return proposeEdit(prompt)
+  return "ok"
+}
+
+describe("the hybrid pipeline over HTTP", () => {
+  let server: OpenAiServer
+  beforeAll(async () => {
+    server = await startOpenAiServer()
+    server.setFallback({ kind: "reply", respond: reply })
+  })
+  afterAll(() => server.close())
+
+  it.live("evolves instructions with LLM reflection, hands over directions, and the agent improves the target", () =>
+    Effect.gen(function* () {
+      const { root } = makeProject("quadratic-target", { git: true })
+      const model = `openai-compatible:scripted@${server.baseURL}`
+      const config = configFor(root, {
+        model,
+        prices: { "openai-compatible:scripted": { inputPerMillion: 1, outputPerMillion: 2 } },
+        target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5 },
+        executor: { kind: "local", gpus: "none" },
+        stages: [
+          { kind: "gepa", name: "outer", budget: { metricCalls: 15 }, adapter: { kind: "research", scenarios: 3, scoreRange: 2 } },
+          { kind: "code-search", name: "inner", budget: { experiments: 6 }, pipelining: false },
+        ],
+      })
+      const summary = yield* runPipeline(config).effect
+      expect(summary.status).toBe("completed")
+      const db = new Database(config.store, { readonly: true })
+      const purposes = (db.prepare("SELECT purpose, COUNT(*) AS n, SUM(error IS NULL) AS ok, SUM(cost_usd) AS cost FROM llm_calls GROUP BY purpose").all() as Array<Record<string, any>>).map((r) => [r.purpose, r.n > 0, r.ok === r.n, r.cost > 0])
+      expect(purposes).toEqual(
+        expect.arrayContaining([
+          ["gepa.seed-directions", true, true, true],
+          ["gepa.agent-proposal", true, true, true],
+          ["gepa.reflection", true, true, true],
+          ["code-search.propose", true, true, true],
+        ]),
+      )
+      const outer = db.prepare("SELECT handoff_json, summary_json FROM stages WHERE name = 'outer'").get() as { handoff_json: string; summary_json: string }
+      const handoff = JSON.parse(outer.handoff_json)
+      expect(handoff.offline).toBe(false)
+      expect(handoff.directions.length).toBeGreaterThan(0)
+      expect(handoff.directions[0]).toMatchObject({ constants: expect.any(Array), evidence: { tries: expect.any(Number) } })
+      const proposals = db.prepare("SELECT reflection_prompt, reflection_output FROM proposals WHERE reflection_prompt IS NOT NULL").all() as Array<Record<string, string>>
+      expect(proposals.length).toBeGreaterThan(0)
+      expect(proposals[0]!.reflection_prompt).toContain("An assistant was given the following instructions")
+      const inner = db.prepare("SELECT e.* FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = 'inner' AND e.purpose = 'candidate'").all() as Array<Record<string, any>>
+      expect(inner.every((e) => e.proposer === "llm" && e.offline === 0)).toBe(true)
+      expect(inner.filter((e) => e.status === "keep").length).toBeGreaterThan(0)
+      db.close()
+      // the inner agent was told the handed-over directions first
+      const innerPrompt = server.requests.map(lastMessage).find((p) => p.includes("# Research directions") && p.includes("# Goal") && !p.includes("This is proxy scenario"))
+      expect(innerPrompt).toBeDefined()
+      const result = summary.stages.find((s) => s.name === "inner")!.summary as Record<string, number>
+      expect(result.best).toBeLessThan(result.baseline)
+    }))
+})
