@@ -1,13 +1,19 @@
 import { defineConfig } from "vitest/config"
 
+/**
+ * Two projects: `unit` (fast: run it while you work, well under two minutes) and `integration` (real
+ * PyTorch pipelines, SLURM, a browser, kill-and-resume of the CLI). `npm test` runs both.
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["test/support/setup.ts"],
-    globalSetup: ["test/support/globalSetup.ts"],
     pool: "forks",
     testTimeout: 60_000,
-    hookTimeout: 60_000,
-    reporters: process.env.CI ? ["default"] : ["default"],
+    hookTimeout: 120_000,
+    setupFiles: ["test/support/setup.ts"],
+    globalSetup: ["test/support/globalSetup.ts"],
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/integration/**"] } },
+      { extends: true, test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 600_000 } },
+    ],
   },
 })

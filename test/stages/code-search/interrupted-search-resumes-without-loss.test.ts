@@ -37,7 +37,7 @@ describe("interrupting and resuming code search", () => {
             command: "node train.mjs",
             metric: { name: "loss", direction: "minimize" },
             timeBudgetSeconds: 5,
-            env: { FIXTURE_SLEEP_MS: "150" },
+            env: { FIXTURE_SLEEP_MS: "80" },
           },
           executor: { kind: "local", gpus: "none" },
           stages: [{ kind: "code-search", name: "inner", budget: { experiments: 10 } }],

@@ -1,0 +1,49 @@
+/**
+ * The char-gpt example's CPU profile end to end through the CLI: GEPA proxy runs and code-search runs of a
+ * real PyTorch model. Needs python with torch; CI installs Debian's (TWOLOOP_PYTHON=/usr/bin/python3).
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { twoloop } from "../support/cli.ts"
+import { tempDir } from "../support/tmp.ts"
+
+const root = path.resolve(import.meta.dirname, "../..")
+
+const findTorchPython = (): string | undefined => {
+  for (const candidate of [process.env.TWOLOOP_PYTHON, "/usr/bin/python3", "python3"].filter((p): p is string => !!p)) {
+    try {
+      execFileSync(candidate, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 })
+      return candidate
+    } catch {
+      // not this one
+    }
+  }
+  return undefined
+}
+
+const python = findTorchPython()
+if (!python && process.env.CI !== "true") console.warn("skipping the char-gpt pipeline test: no python with torch (set TWOLOOP_PYTHON)")
+
+describe.skipIf(!python && process.env.CI !== "true")("examples/char-gpt CPU profile", () => {
+  it("runs outer and inner stages on the real PyTorch target and reports a result", async () => {
+    expect(python, "CI must install python3-torch (see .ci/run)").toBeDefined()
+    const home = tempDir()
+    const store = path.join(tempDir(), "store.db")
+    const config = path.join(root, "examples/char-gpt/pipeline.config.ts")
+    // a private store so the test never touches the example's own .twoloop
+    const copy = path.join(tempDir(), "pipeline.config.ts")
+    fs.writeFileSync(copy, fs.readFileSync(config, "utf8").replace('store: ".twoloop/twoloop.db"', `store: ${JSON.stringify(store)}`).replace('dir: "."', `dir: ${JSON.stringify(path.dirname(config))}`))
+    const run = await twoloop(["run", "--config", copy, "--quiet"], { env: { TWOLOOP_PYTHON: python!, TWOLOOP_HOME: home }, timeout: 600_000 })
+    expect(run.exitCode, String(run.all)).toBe(0)
+    expect(String(run.stdout)).toMatch(/outer \(gepa\): completed/)
+    expect(String(run.stdout)).toMatch(/inner \(code-search\): completed — val_bpb \d\.\d+ → \d\.\d+/)
+    const report = await twoloop(["report", "--store", store, "--format", "json"], { env: { TWOLOOP_HOME: home } })
+    const json = JSON.parse(String(report.stdout))
+    expect(json.inner.experiments).toBe(4)
+    expect(json.inner.baseline).toBeGreaterThan(2)
+    expect(json.inner.baseline).toBeLessThan(4.6)
+    expect(json.outer.metricCalls).toBeLessThanOrEqual(6)
+  }, 600_000)
+})
