@@ -7,6 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ResolvedConfig } from "../config.ts"
 import { Executor } from "../services/Executor.ts"
+import { makeSlurmExecutor } from "../services/executor/slurm.ts"
 import { Llm, type LlmSettings } from "../services/Llm.ts"
 import { Progress } from "../services/Progress.ts"
 import { Prompts } from "../services/Prompts.ts"
@@ -26,7 +27,8 @@ export const llmSettingsOf = (config: ResolvedConfig): LlmSettings => ({
   prices: config.prices,
 })
 
-export const executorLayer = (config: ResolvedConfig) => Executor.layerLocal(config.executor)
+export const executorLayer = (config: ResolvedConfig) =>
+  config.executor.kind === "slurm" ? Layer.succeed(Executor, makeSlurmExecutor(config.executor)) : Executor.layerLocal(config.executor)
 
 export interface LayerOptions {
   /** Where progress lines go (default: stdout). */

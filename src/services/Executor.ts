@@ -57,6 +57,11 @@ export interface ExecutorShape {
   readonly kind: string
   readonly slots: Effect.Effect<ReadonlyArray<Slot>>
   readonly run: (spec: RunSpec) => Effect.Effect<ProcessEnding>
+  /**
+   * Cluster executors only: follows a job that a dead run submitted to its end, as `run` would have. Returns
+   * null when the cluster no longer knows the job and it left no record (the experiment was lost).
+   */
+  readonly attach?: (spec: RunSpec, jobId: string) => Effect.Effect<ProcessEnding | null>
   readonly fingerprint: Effect.Effect<EnvironmentFingerprint>
   /** Kills what is left of an experiment from a dead run; returns a description of what was killed, if anything. */
   readonly cleanupOrphan: (experiment: { readonly id: number; readonly pid: number | null; readonly host: string | null; readonly jobId: string | null }) => Effect.Effect<string | null>

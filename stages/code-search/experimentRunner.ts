@@ -14,7 +14,7 @@ import type { ResolvedTarget } from "../../src/config.ts"
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { EnvironmentFingerprint, Experiment } from "../../src/domain/Experiment.ts"
 import type { WorkspaceError } from "../../src/domain/errors.ts"
-import { Executor, type Slot } from "../../src/services/Executor.ts"
+import { Executor, type ProcessEnding, type Slot } from "../../src/services/Executor.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
@@ -140,12 +140,76 @@ export interface RunPlacement {
  * Executes a planned (or interrupted) experiment row and records its end. Returns the updated row: status
  * `measured`, `crash`, `timeout` or `rejected`.
  */
+/** The diff an edit makes to the editable files at `commit` (computed, not read from a worktree). */
+const diffOfEdit = (context: RunnerContext, edit: Edit, commit: string) =>
+  Effect.gen(function* () {
+    const before = yield* context.filesAt(commit)
+    const applied = applyChanges(before, edit.changes)
+    return applied.ok ? unifiedDiff(before, applied.files) : null
+  })
+
+/** Judges how the process ended (metric, readonly files untouched) and records it on the row. */
+const recordEnding = (context: RunnerContext, experiment: Experiment, worktree: Worktree, base: string, ending: ProcessEnding, scanner: ReturnType<typeof metricScanner>, diff: string | null) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const classification = classifyEnding(ending, scanner.result(), context.target.metric.name)
+    const tampered = readonlyDrift(context, worktree)
+    const status = tampered ? "rejected" : classification.status === "ok" ? "measured" : classification.status
+    yield* store.experiments.finishExperiment(experiment.id, {
+      status,
+      metric: classification.metric,
+      seconds: ending.seconds,
+      exitCode: ending.exitCode,
+      signal: ending.signal,
+      peakMemoryMb: ending.peakMemoryMb,
+      logTail: ending.logTail,
+      reason: tampered ? `readonly file ${tampered} was modified during the run` : classification.reason,
+      env: context.fingerprint,
+      diff,
+    })
+    if (tampered) yield* resetWorktree(context, worktree, base)
+    return (yield* store.experiments.getExperiment(experiment.id))!
+  })
+
 export const runExperiment = (context: RunnerContext, experiment: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, Store | Workspace | Executor> =>
   Effect.gen(function* () {
     const store = yield* Store
     const executor = yield* Executor
     const { worktree, slot } = placement
     const base = experiment.baseCommit ?? context.setup.baseCommit
+    const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
+    const scanner = metricScanner(context.target.metric.name)
+    const spec = {
+      experimentId: experiment.id,
+      cwd: worktree.targetPath,
+      command: context.target.command,
+      env: {
+        ...context.target.env,
+        TWOLOOP_TIME_BUDGET: String(experiment.timeBudget),
+        TWOLOOP_SEED: String(experiment.seed),
+        TWOLOOP_TARGET_DIR: context.target.dir,
+      },
+      slot,
+      hardLimitSeconds: context.hardLimitSeconds(experiment.timeBudget),
+      killGraceSeconds: context.killGraceSeconds,
+      logPath,
+      onStdoutLine: scanner.push,
+      onStarted: (started: { readonly pid: number | null; readonly host: string; readonly jobId: string | null }) =>
+        store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }),
+    }
+
+    // A cluster job submitted by a run that died: follow it to its end instead of running the edit again.
+    if (experiment.status === "running" && experiment.jobId && executor.attach) {
+      const ending = yield* executor.attach(spec, experiment.jobId)
+      const diff = experiment.editJson ? yield* diffOfEdit(context, JSON.parse(experiment.editJson) as Edit, base) : experiment.diff
+      if (ending === null) {
+        yield* resetWorktree(context, worktree, base)
+        yield* store.experiments.finishExperiment(experiment.id, { status: "crash", reason: `lost: SLURM job ${experiment.jobId} is unknown to the cluster and left no exit record`, diff, seconds: 0 })
+        return (yield* store.experiments.getExperiment(experiment.id))!
+      }
+      return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff)
+    }
+
     yield* cleanWorktree(context, worktree, base)
 
     let diff: string | null = experiment.diff
@@ -164,40 +228,6 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       return (yield* store.experiments.getExperiment(experiment.id))!
     }
 
-    const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
-    const scanner = metricScanner(context.target.metric.name)
-    const ending = yield* executor.run({
-      experimentId: experiment.id,
-      cwd: worktree.targetPath,
-      command: context.target.command,
-      env: {
-        ...context.target.env,
-        TWOLOOP_TIME_BUDGET: String(experiment.timeBudget),
-        TWOLOOP_SEED: String(experiment.seed),
-        TWOLOOP_TARGET_DIR: context.target.dir,
-      },
-      slot,
-      hardLimitSeconds: context.hardLimitSeconds(experiment.timeBudget),
-      killGraceSeconds: context.killGraceSeconds,
-      logPath,
-      onStdoutLine: scanner.push,
-      onStarted: (started) => store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }),
-    })
-    const classification = classifyEnding(ending, scanner.result(), context.target.metric.name)
-    const tampered = readonlyDrift(context, worktree)
-    const status = tampered ? "rejected" : classification.status === "ok" ? "measured" : classification.status
-    yield* store.experiments.finishExperiment(experiment.id, {
-      status,
-      metric: classification.metric,
-      seconds: ending.seconds,
-      exitCode: ending.exitCode,
-      signal: ending.signal,
-      peakMemoryMb: ending.peakMemoryMb,
-      logTail: ending.logTail,
-      reason: tampered ? `readonly file ${tampered} was modified during the run` : classification.reason,
-      env: context.fingerprint,
-      diff,
-    })
-    if (tampered) yield* resetWorktree(context, worktree, base)
-    return (yield* store.experiments.getExperiment(experiment.id))!
+    const ending = yield* executor.run(spec).pipe(Effect.onInterrupt(() => store.experiments.requeueExperiment(experiment.id)))
+    return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff)
   }).pipe(Effect.withSpan("CodeSearch.runExperiment"))

@@ -52,7 +52,8 @@ const recover = (runtime: SearchRuntime) =>
     const executor = yield* Executor
     const progress = yield* Progress
     const rows = yield* runtime.experiments
-    for (const row of rows.filter((e) => e.status === "running")) {
+    // Jobs a cluster executor can follow again are re-attached by runRow below, not killed.
+    for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
       const killed = yield* executor.cleanupOrphan(row)
       if (killed) yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "orphan-killed", message: `${runtime.stageName}: ${killed}` })
     }

@@ -93,6 +93,17 @@ export const runChecks = (config: ResolvedConfig | undefined) =>
     checks.push({ level: "ok", name: "config", detail: `${config.configFile} (${config.stages.map((s) => `${s.name}:${s.kind}`).join(", ")})` })
     checks.push(storeCheck(config.store))
     for (const model of new Set([config.model, config.reflectionModel])) checks.push(await modelCheck(model))
+    if (config.executor.kind === "slurm") {
+      const sbatch = await probe("sbatch", ["--version"])
+      const ping = sbatch ? await probe("scontrol", ["ping"]) : null
+      checks.push(
+        !sbatch
+          ? { level: "fail", name: "slurm", detail: 'executor.kind is "slurm" but sbatch is not on PATH' }
+          : ping && /UP/.test(ping)
+            ? { level: "ok", name: "slurm", detail: `${sbatch}; ${ping.split("\n")[0]}; jobs in flight ≤ ${config.executor.maxJobs ?? 4}; run dir ${config.executor.runDir ?? "next to the store"}` }
+            : { level: "fail", name: "slurm", detail: `${sbatch}, but the controller does not answer (scontrol ping); check SLURM_CONF` },
+      )
+    }
     if (config.executor.sandbox === "bwrap") {
       const bwrap = await probe("bwrap", ["--version"])
       checks.push(bwrap ? { level: "ok", name: "bubblewrap", detail: bwrap } : { level: "fail", name: "bubblewrap", detail: 'executor.sandbox is "bwrap" but bwrap is not installed (apt-get install bubblewrap)' })

@@ -148,6 +148,14 @@ export const markExperimentRunning = (db: Db, id: number, process: { pid: number
   ).run(process.pid, process.host, process.jobId ?? null, process.logPath, now(), id)
 }
 
+/**
+ * Puts an experiment whose process was stopped by an interruption back in the queue: it runs again on
+ * resume (a cancelled cluster job must not be re-attached to).
+ */
+export const requeueExperiment = (db: Db, id: number): void => {
+  db.prepare(`UPDATE experiments SET status = 'planned', pid = NULL, job_id = NULL WHERE id = ? AND status = 'running'`).run(id)
+}
+
 /** Records the job id of a queued cluster job before it runs (so resume can re-attach or cancel it). */
 export const setExperimentJob = (db: Db, id: number, jobId: string): void => {
   db.prepare(`UPDATE experiments SET job_id = ? WHERE id = ?`).run(jobId, id)

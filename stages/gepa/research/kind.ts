@@ -69,7 +69,8 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         hardLimitSeconds: (budget) => budget * 2 + 30,
         killGraceSeconds: 5,
       })
-      for (const row of (yield* store.experiments.listExperiments(context.stage.id)).filter((e) => e.status === "running")) {
+      for (const row of (yield* store.experiments.listExperiments(context.stage.id)).filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
+        // (a cluster job that can be followed again is re-attached when its row is run)
         const killed = yield* executor.cleanupOrphan(row)
         if (killed) yield* progress.emit({ runId: context.runId, stageId: context.stage.id, kind: "orphan-killed", message: `${context.stage.name}: ${killed}` })
       }

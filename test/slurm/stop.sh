@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Stops what start.sh started, by the pids in its pid files.
+set -uo pipefail
+dir="${TWOLOOP_SLURM_DIR:-/tmp/twoloop-slurm}"
+for name in slurmd slurmctld munged; do
+  file="$dir/$name.pid"
+  [ -s "$file" ] || continue
+  pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$file"
+done
