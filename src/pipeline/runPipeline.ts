@@ -23,6 +23,7 @@ import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
 import { writeReport } from "./report/write.ts"
 import { getStageKind, type StageRunError, type StageServices } from "./StageKind.ts"
+import { failpoint } from "../services/failpoints.ts"
 
 export interface RunOptions {
   /** Arms to run (overrides the config's `arms`). */
@@ -153,6 +154,7 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
             break outer
           }
           yield* store.runs.completeStage(stage.id, outcome.handoff, outcome.summary)
+          yield* failpoint("stage-completed")
           handoff = outcome.handoff
         }
       }

@@ -16,6 +16,7 @@ import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
 import { makeRedactor } from "../domain/secrets.ts"
 import { Store } from "./Store.ts"
+import { failpoint } from "./failpoints.ts"
 
 export interface LlmSettings {
   readonly timeoutSeconds: number
@@ -214,6 +215,7 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
             return yield* error
           }
           const result = exit.value
+          yield* failpoint("llm-replied")
           const inputTokens = result.usage.inputTokens ?? null
           const outputTokens = result.usage.outputTokens ?? null
           const costUsd = costOf(settings.prices, model, inputTokens, outputTokens)

@@ -19,6 +19,7 @@ import { Store } from "../../src/services/Store.ts"
 import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
 import { classifyEnding, metricScanner } from "./metric.ts"
+import { failpoint } from "../../src/services/failpoints.ts"
 
 export interface RunnerContext {
   readonly target: ResolvedTarget
@@ -229,5 +230,6 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     }
 
     const ending = yield* executor.run(spec).pipe(Effect.onInterrupt(() => store.experiments.requeueExperiment(experiment.id)))
+    yield* failpoint("experiment-ended")
     return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff)
   }).pipe(Effect.withSpan("CodeSearch.runExperiment"))

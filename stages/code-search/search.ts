@@ -24,6 +24,7 @@ import { pooledNoise } from "./keepRule.ts"
 import type { ProposalResult, Proposer } from "./proposers.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { settle } from "./settle.ts"
+import { failpoint } from "../../src/services/failpoints.ts"
 
 type SearchServices = Store | Workspace | Executor | Llm | Progress
 
@@ -218,6 +219,7 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
         seed: settings.seed,
         timeBudget: settings.timeBudgetSeconds,
       })
+      yield* failpoint("proposal-planned")
       yield* Ref.update(active, (n) => n + 1)
       // Prepare the next proposal while this one runs, unless nothing would be left to spend it on.
       if (settings.pipelining && !prepared && (yield* runtime.remaining) > 0) prepared = yield* Effect.forkChild(prepare())

@@ -16,6 +16,7 @@ import { currentIncumbent, isUnfinished, noiseGroups, runsAtCommit, runsOf } fro
 import { applyEditGuarded, cleanWorktree, type RunPlacement } from "./experimentRunner.ts"
 import { judge, pooledNoise } from "./keepRule.ts"
 import type { SearchRuntime } from "./runtime.ts"
+import { failpoint } from "../../src/services/failpoints.ts"
 
 type SettleServices = Store | Workspace | Executor
 
@@ -96,6 +97,7 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
           const message = `twoloop: ${candidate.description ?? "improvement"}\n\n${target.metric.name} ${judgement.candidateMean} vs ${judgement.incumbent} (${judgement.reason})\nexperiment #${candidate.seq} of stage ${runtime.stageName}`
           const commit = yield* workspace.commitPaths(placement.worktree, target.editable, message)
           runtime.runner.heads.set(placement.worktree.root, commit)
+          yield* failpoint("kept-commit")
           yield* store.experiments.judgeExperiment(candidate.id, "keep", judgement, commit)
           return { stale: false as const, commit }
         }),

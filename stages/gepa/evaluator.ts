@@ -16,6 +16,7 @@ import type { EvaluatedExample, ExampleEvaluation, GepaAdapter, GepaExample, May
 import { type Budget, canAfford } from "./budget.ts"
 import type { Components } from "./candidate.ts"
 import type { GepaStatePort } from "./statePort.ts"
+import { failpoint } from "../../src/services/failpoints.ts"
 
 /** Mutable charge accounting of the running optimization. */
 export interface MetricLedger {
@@ -111,7 +112,7 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
           pending.push(record)
           if (Date.now() - flushedAt < flushIntervalMillis) return Effect.void
           flushedAt = Date.now()
-          return flush
+          return split === "val" ? Effect.andThen(flush, failpoint("gepa-val-evaluation")) : flush
         })
       const computed = yield* Effect.forEach(fresh, (example) => runOne(target, split, example, finished), { concurrency: settings.concurrency }).pipe(
         Effect.ensuring(flush),

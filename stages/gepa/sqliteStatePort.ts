@@ -9,6 +9,7 @@ import * as outer from "../../src/services/store/outer.ts"
 import * as runs from "../../src/services/store/runs.ts"
 import { decodeCheckpoint } from "./checkpoint.ts"
 import type { GepaStatePort } from "./statePort.ts"
+import { failpoint } from "../../src/services/failpoints.ts"
 
 export const makeSqliteStatePort = (stageId: number): Effect.Effect<GepaStatePort, never, Store> =>
   Effect.gen(function* () {
@@ -31,6 +32,6 @@ export const makeSqliteStatePort = (stageId: number): Effect.Effect<GepaStatePor
           if (commit.candidate) outer.insertCandidate(db, stageId, commit.candidate)
           if (commit.proposal) outer.insertProposal(db, stageId, commit.proposal)
           runs.saveStageState(db, stageId, commit.checkpoint)
-        }),
+        }).pipe(Effect.andThen(failpoint(commit.proposal ? "gepa-proposal-recorded" : "gepa-checkpoint"))),
     } satisfies GepaStatePort
   })
