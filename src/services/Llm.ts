@@ -212,7 +212,7 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
               attempt,
               error: redact(error.message),
             })
-            return yield* error
+            return yield* new LlmError({ message: redact(error.message), model: error.model, reason: error.reason, retryable: error.retryable, ...(error.raw === undefined ? {} : { raw: redact(error.raw) }) })
           }
           const result = exit.value
           yield* failpoint("llm-replied")
@@ -233,8 +233,9 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
             error: empty ? "empty reply" : null,
           })
           if (empty) return yield* new LlmError({ message: `${model} returned an empty reply`, model, reason: "empty", retryable: false, raw: "" })
-          const value = (structured ? result.output : text) as A
-          return { value, text, callId, cached: false, inputTokens, outputTokens, costUsd }
+          // A reply never carries a secret further: what callers get (and may store or put in a prompt) is redacted.
+          const value = (structured ? (JSON.parse(redact(JSON.stringify(result.output))) as unknown) : redact(text)) as A
+          return { value, text: redact(text), callId, cached: false, inputTokens, outputTokens, costUsd }
         })
 
         return yield* once.pipe(

@@ -82,6 +82,6 @@ describe("store", () => {
       fs.writeFileSync(blocker, "x")
       const error = yield* Effect.flip(open(path.join(blocker, "store.db")))
       expect(error._tag).toBe("StoreError")
-      expect(error.message).toMatch(/cannot create the store directory/)
+      expect(error.message).toMatch(/^cannot create store .*store\.db: its directory .* cannot be created \(a file is in the way\)$/)
     }))
 })

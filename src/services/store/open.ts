@@ -44,7 +44,9 @@ export const openDatabase = (file: string, options: OpenOptions = {}): Db => {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true })
     } catch (error) {
-      throw new OpenStoreFailure(`cannot create the store directory ${path.dirname(file)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+      const code = (error as NodeJS.ErrnoException).code
+      const why = code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way" : code === "EACCES" || code === "EPERM" || code === "EROFS" ? "permission denied" : (code ?? (error as Error).message)
+      throw new OpenStoreFailure(`cannot create store ${file}: its directory ${path.dirname(file)} cannot be created (${why})`)
     }
   }
   checkHeader(file)
@@ -56,14 +58,15 @@ export const openDatabase = (file: string, options: OpenOptions = {}): Db => {
   }
   try {
     db.pragma("busy_timeout = 10000")
+    // The version is checked before anything is written: a newer store is left byte for byte as it was.
+    const version = db.pragma("user_version", { simple: true }) as number
+    if (version > latestVersion)
+      throw new OpenStoreFailure(`store ${file} has schema version ${version}, newer than this twoloop supports (${latestVersion}); upgrade twoloop to open it`)
     if (!options.readonly) {
       db.pragma("journal_mode = WAL")
       db.pragma("synchronous = NORMAL")
     }
     db.pragma("foreign_keys = ON")
-    const version = db.pragma("user_version", { simple: true }) as number
-    if (version > latestVersion)
-      throw new OpenStoreFailure(`store ${file} has schema version ${version}, newer than this twoloop supports (${latestVersion}); upgrade twoloop to open it`)
     if (options.readonly) {
       if (version < latestVersion) throw new OpenStoreFailure(`store ${file} has schema version ${version}; open it once with "twoloop status" to migrate it`)
       return db
