@@ -104,6 +104,8 @@ const describeCause = (error: unknown): string => {
 }
 
 const classify = (model: string, error: unknown): LlmError => {
+  if (NoObjectGeneratedError.isInstance(error) && (error.text ?? "").trim() === "")
+    return new LlmError({ message: `${model} returned an empty reply`, model, reason: "empty", retryable: false, raw: "" })
   if (NoObjectGeneratedError.isInstance(error))
     return new LlmError({ message: `${model} returned output that does not match the expected schema`, model, reason: "malformed", retryable: false, raw: error.text ?? "" })
   if (APICallError.isInstance(error)) {
