@@ -1,6 +1,7 @@
 /**
  * Keeps the structure one-way: nothing in src/ imports stages/ (stage kinds are handed to the pipeline at
- * run time), inside src the arrows are cli → pipeline → services → domain, and config.ts stays light.
+ * run time), inside src the arrows are cli → dashboard → pipeline → services → domain (the dashboard is a
+ * leaf only the cli imports), and config.ts stays light.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -37,8 +38,8 @@ describe("architecture", () => {
     expect(offenders).toEqual([])
   })
 
-  it("inside src the arrows point cli -> pipeline -> services -> domain", () => {
-    const rank: Record<string, number> = { cli: 3, pipeline: 2, services: 1, domain: 0 }
+  it("inside src the arrows point cli -> dashboard -> pipeline -> services -> domain", () => {
+    const rank: Record<string, number> = { cli: 4, dashboard: 3, pipeline: 2, services: 1, domain: 0 }
     const offenders: Array<string> = []
     for (const file of srcFiles) {
       const from = rank[layerOf(file)]
@@ -50,6 +51,13 @@ describe("architecture", () => {
         if (to !== undefined && to > from) offenders.push(`${file} -> ${specifier}`)
       }
     }
+    expect(offenders).toEqual([])
+  })
+
+  it("only the cli imports the dashboard", () => {
+    const offenders = [...srcFiles, ...sourceFiles("stages"), ...sourceFiles("bin")].flatMap((file) =>
+      layerOf(file) === "cli" || layerOf(file) === "dashboard" ? [] : importsOf(file).filter((s) => resolveLocal(file, s)?.startsWith(path.join("src", "dashboard"))).map((s) => `${file} -> ${s}`),
+    )
     expect(offenders).toEqual([])
   })
 

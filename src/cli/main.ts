@@ -7,6 +7,7 @@ import { Cause, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { isUserFacingError } from "../domain/errors.ts"
 import { packageVersion } from "../packageRoot.ts"
+import { dashboardCommand } from "./commands/dashboard.ts"
 import { doctorCommand } from "./commands/doctor.ts"
 import { promptsCommand } from "./commands/prompts.ts"
 import { compareCommand, reportCommand } from "./commands/report.ts"
@@ -15,7 +16,7 @@ import { statusCommand } from "./commands/status.ts"
 
 export const rootCommand = Command.make("twoloop").pipe(
   Command.withDescription("staged automated ML research: GEPA evolves the research agent's instructions and directions, a code-search loop runs real experiments"),
-  Command.withSubcommands([runCommand, resumeCommand, statusCommand, reportCommand, compareCommand, promptsCommand, doctorCommand]),
+  Command.withSubcommands([runCommand, resumeCommand, statusCommand, reportCommand, compareCommand, dashboardCommand, promptsCommand, doctorCommand]),
 )
 
 /** Renders how the program ended and returns the process exit code. */
