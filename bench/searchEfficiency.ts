@@ -1,0 +1,189 @@
+/**
+ * Search efficiency on the bundled tiny-lm target, offline. For each seed one run of the real pipeline
+ * with both arms: `hybrid` (GEPA on proxy runs, then the code search with the handed-over directions) and
+ * `inner-only` (the same code search with no handoff). The figure is how many experiments the hybrid arm's
+ * code search needed to reach the inner-only arm's best, over the inner-only arm's experiments to that
+ * best (the issue's target is ≤ 0.5×). The outer stage's proxy runs are not experiments of the code search,
+ * so a second ratio charges them by their process seconds.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Experiment } from "../src/domain/Experiment.ts"
+import { buildReport, loadReportData } from "../src/pipeline/report/model.ts"
+import { roleOf } from "../src/pipeline/report/write.ts"
+import { Store } from "../src/services/Store.ts"
+import { runsOf } from "../stages/code-search/bookkeeping.ts"
+import { type Benchmark, fixed, mean, ratio, standardDeviation } from "./support/benchmark.ts"
+
+const spread = (values: ReadonlyArray<number>) => (values.length < 2 ? "–" : fixed(standardDeviation(values)))
+import { configFor, makeProject, runPipeline } from "./support/project.ts"
+
+const repoRoot = path.resolve(import.meta.dirname, "..")
+const tinyLm = path.join(repoRoot, "examples", "tiny-lm")
+const corpus = path.join(repoRoot, "node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
+
+export interface SeedOutcome {
+  readonly seed: number
+  readonly hybridBest: number | null
+  readonly innerOnlyBest: number | null
+  readonly baseline: number | null
+  /** Inner-only experiments (sequence number) to its best; 0 when it kept nothing. */
+  readonly innerOnlyToBest: number | null
+  /** Hybrid code-search experiments to reach the inner-only best; null when it never did. */
+  readonly hybridToReach: number | null
+  readonly experimentsPerArm: number
+  /** Process seconds: hybrid outer stage, hybrid inner up to the reach, inner-only up to its best. */
+  readonly outerSeconds: number
+  readonly hybridSecondsToReach: number | null
+  /** Process seconds of the whole hybrid code search. */
+  readonly hybridInnerSeconds: number
+  readonly innerOnlySecondsToBest: number | null
+}
+
+export interface SearchFacts {
+  readonly seeds: ReadonlyArray<SeedOutcome>
+  readonly settings: { readonly timeBudgetSeconds: number; readonly proxyTimeBudgetSeconds: number; readonly metricCalls: number; readonly experiments: number }
+}
+
+/**
+ * The sequence number of the first kept experiment whose mean (with its confirm runs) is at least as good
+ * as `target`; 0 when the baseline already is; null when none is. Pure.
+ */
+export const experimentsToReach = (rows: ReadonlyArray<Experiment>, target: number, direction: "minimize" | "maximize"): number | null => {
+  const good = (value: number) => (direction === "minimize" ? value <= target : value >= target)
+  const baseline = rows.filter((row) => row.purpose === "baseline" && row.status === "measured" && row.metric !== null).map((row) => row.metric!)
+  if (baseline.length > 0 && good(mean(baseline))) return 0
+  for (const row of [...rows].sort((a, b) => a.seq - b.seq)) {
+    if (row.status !== "keep") continue
+    const runs = runsOf(rows, row)
+    if (runs.length > 0 && good(mean(runs))) return row.seq
+  }
+  return null
+}
+
+const secondsThrough = (rows: ReadonlyArray<Experiment>, seq: number) => rows.filter((row) => row.seq <= seq).reduce((sum, row) => sum + (row.seconds ?? 0), 0)
+
+export const runSeed = async (seed: number, settings: SearchFacts["settings"]): Promise<SeedOutcome> => {
+  const root = makeProject({
+    "train.mjs": fs.readFileSync(path.join(tinyLm, "train.mjs"), "utf8"),
+    "prepare.mjs": fs.readFileSync(path.join(tinyLm, "prepare.mjs"), "utf8"),
+  }, "twoloop-bench-search-")
+  const config = configFor(root, {
+    name: "tiny-lm-bench",
+    model: "offline",
+    reflectionModel: "offline",
+    seed,
+    target: {
+      dir: "target",
+      editable: ["train.mjs"],
+      readonly: ["prepare.mjs"],
+      command: "node train.mjs",
+      metric: { name: "val_bpb", direction: "minimize" },
+      timeBudgetSeconds: settings.timeBudgetSeconds,
+      env: { TINY_LM_DATA: corpus },
+    },
+    executor: { kind: "local", gpus: "none", cpuSlots: 1 },
+    arms: ["hybrid", "inner-only"],
+    stages: [
+      { kind: "gepa", name: "outer", budget: { metricCalls: settings.metricCalls }, adapter: { kind: "research", scenarios: 3, proxyTimeBudgetSeconds: settings.proxyTimeBudgetSeconds } },
+      { kind: "code-search", name: "inner", budget: { experiments: settings.experiments } },
+    ],
+  })
+  const { after } = await runPipeline(config, {}, (summary) =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const data = (yield* loadReportData(store, summary.runId, roleOf))!
+      return { report: buildReport(data), stages: data.stages, experiments: data.experiments }
+    }),
+  )
+  const { report, stages, experiments } = after
+  const stageOf = (arm: string, name: string) => stages.find((stage) => stage.arm === arm && stage.name === name)!
+  const rowsOf = (arm: string, name: string) => experiments.filter((row) => row.stageId === stageOf(arm, name).id)
+  const hybridInner = rowsOf("hybrid", "inner")
+  const innerOnly = rowsOf("inner-only", "inner")
+  const innerOnlyArm = report.arms["inner-only"]
+  const innerOnlyBest = innerOnlyArm?.best ?? null
+  const innerOnlyToBest = innerOnlyArm?.experimentsToBest ?? null
+  const hybridToReach = innerOnlyBest === null ? null : experimentsToReach(hybridInner, innerOnlyBest, "minimize")
+  const baseline = report.innerStages.find((stage) => stage.arm === "inner-only")?.baseline ?? null
+  return {
+    seed,
+    hybridBest: report.arms.hybrid?.best ?? null,
+    innerOnlyBest,
+    baseline,
+    innerOnlyToBest,
+    hybridToReach,
+    experimentsPerArm: settings.experiments,
+    outerSeconds: rowsOf("hybrid", "outer").reduce((sum, row) => sum + (row.seconds ?? 0), 0),
+    hybridSecondsToReach: hybridToReach === null ? null : secondsThrough(hybridInner, hybridToReach),
+    hybridInnerSeconds: secondsThrough(hybridInner, Number.POSITIVE_INFINITY),
+    innerOnlySecondsToBest: innerOnlyToBest === null ? null : secondsThrough(innerOnly, innerOnlyToBest),
+  }
+}
+
+/** Seeds where the inner-only arm improved on its baseline, so "experiments to its best" means something. */
+const informative = (outcome: SeedOutcome) => outcome.innerOnlyToBest !== null && outcome.innerOnlyToBest > 0
+
+/** Hybrid ÷ inner-only experiments; a hybrid arm that never reached counts as its whole budget (a lower bound). */
+export const experimentRatio = (outcome: SeedOutcome) => (outcome.hybridToReach ?? outcome.experimentsPerArm) / outcome.innerOnlyToBest!
+
+/** The same in process seconds, the outer stage's proxy runs charged; an unreached seed charges all hybrid inner seconds. */
+export const computeRatio = (outcome: SeedOutcome) => ((outcome.hybridSecondsToReach ?? outcome.hybridInnerSeconds) + outcome.outerSeconds) / outcome.innerOnlySecondsToBest!
+
+export const searchEfficiencyBenchmark: Benchmark<SearchFacts> = {
+  name: "search",
+  title: "Search efficiency, hybrid vs inner-only (tiny-lm, offline)",
+  run: async ({ quick, log }) => {
+    const settings = quick
+      ? { timeBudgetSeconds: 0.5, proxyTimeBudgetSeconds: 0.3, metricCalls: 12, experiments: 6 }
+      : { timeBudgetSeconds: 2, proxyTimeBudgetSeconds: 0.5, metricCalls: 18, experiments: 16 }
+    const seeds = quick ? [0] : [0, 1, 2]
+    const outcomes: Array<SeedOutcome> = []
+    for (const seed of seeds) {
+      log(`search: seed ${seed}, both arms`)
+      outcomes.push(await runSeed(seed, settings))
+    }
+    const usable = outcomes.filter(informative)
+    const ratios = usable.map(experimentRatio)
+    const computeRatios = usable.map(computeRatio)
+    const reached = usable.filter((outcome) => outcome.hybridToReach !== null).length
+    return {
+      facts: { seeds: outcomes, settings },
+      tables: [
+        {
+          title: "Search efficiency: hybrid experiments to reach the inner-only best ÷ inner-only experiments to its best",
+          columns: ["measure", "mean", "sd", "min", "max", "seeds"],
+          rows: [
+            ["code-search experiments (target ≤ 0.5×)", ratio(mean(ratios)), spread(ratios), ratio(Math.min(...ratios)), ratio(Math.max(...ratios)), `${ratios.length} of ${outcomes.length}`],
+            ["process seconds, outer proxy runs charged", ratio(mean(computeRatios)), spread(computeRatios), ratio(Math.min(...computeRatios)), ratio(Math.max(...computeRatios)), `${computeRatios.length} of ${outcomes.length}`],
+          ],
+          notes: [
+            `Hybrid reached the inner-only best in ${reached} of ${usable.length} informative seeds; a seed where it did not counts its whole budget (${settings.experiments} experiments, all its process seconds), so its ratio is a lower bound.`,
+            "A seed is informative when the inner-only arm kept at least one improvement (otherwise its experiments-to-best is 0).",
+          ],
+        },
+        {
+          title: "Search efficiency per seed (val_bpb, lower is better)",
+          columns: ["seed", "baseline", "inner-only best", "at experiment", "hybrid best", "hybrid reached it at", "ratio", "outer proxy s", "hybrid inner s to reach", "inner-only s to best"],
+          rows: outcomes.map((o) => [
+            o.seed,
+            fixed(o.baseline, 3),
+            fixed(o.innerOnlyBest, 3),
+            o.innerOnlyToBest ?? "–",
+            fixed(o.hybridBest, 3),
+            o.hybridToReach ?? `not within ${o.experimentsPerArm}`,
+            informative(o) ? ratio(experimentRatio(o)) : "–",
+            fixed(o.outerSeconds, 1),
+            fixed(o.hybridSecondsToReach, 1),
+            fixed(o.innerOnlySecondsToBest, 1),
+          ]),
+          notes: [
+            `Per arm: ${settings.experiments} code-search experiments at ${settings.timeBudgetSeconds} s (baselines and confirm runs included); the hybrid arm's GEPA stage first spends ${settings.metricCalls} metric calls on ${settings.proxyTimeBudgetSeconds}-second proxy runs (3 scenarios).`,
+            "Experiment counts are sequence numbers in the stage, as the report's experimentsToBest counts them.",
+          ],
+        },
+      ],
+    }
+  },
+}

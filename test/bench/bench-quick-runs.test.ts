@@ -1,0 +1,91 @@
+/**
+ * The quick mode of the cheap benchmarks, run in-process: it checks that each still runs on the real code
+ * paths and that what it measures has the structure the figures rely on. No timing is asserted beyond
+ * the one ordering pipelining exists for (a pipelined slot is busier than a serial one when L ≈ R).
+ */
+import { afterAll, describe, expect, it } from "vitest"
+import type { Experiment } from "../../src/domain/Experiment.ts"
+import { dutyCycleBenchmark } from "../../bench/dutyCycle.ts"
+import { gepaOverheadBenchmark } from "../../bench/gepaOverhead.ts"
+import { orchestratorOverheadBenchmark } from "../../bench/orchestratorOverhead.ts"
+import { experimentsToReach } from "../../bench/searchEfficiency.ts"
+import { storeScaleBenchmark } from "../../bench/storeScale.ts"
+import { formatTable } from "../../bench/support/benchmark.ts"
+import { removeTempDirs } from "../../bench/support/project.ts"
+
+const options = { quick: true, log: () => {} }
+
+afterAll(() => removeTempDirs())
+
+describe("benchmarks in quick mode", () => {
+  it("duty cycle: with proposal latency equal to the run time, a pipelined slot is busier than a serial one", { timeout: 120_000 }, async () => {
+    const result = await dutyCycleBenchmark.run(options)
+    expect(result.facts.cells).toHaveLength(1)
+    const [cell] = result.facts.cells
+    expect(cell!.latencySeconds).toBe(cell!.runSeconds)
+    expect(cell!.experiments).toBe(4)
+    for (const duty of [cell!.serial, cell!.pipelined]) {
+      expect(duty).toBeGreaterThan(0)
+      expect(duty).toBeLessThanOrEqual(1.01)
+    }
+    expect(cell!.pipelined).toBeGreaterThan(cell!.serial)
+    expect(formatTable(result.tables[0]!)).toContain("pipelined ÷ serial")
+  })
+
+  it("orchestrator overhead: the stage runs every no-op experiment and the spans account for the executor", { timeout: 120_000 }, async () => {
+    const { facts } = await orchestratorOverheadBenchmark.run(options)
+    expect(facts.experiments).toBe(6)
+    expect(new Set(facts.statuses)).toEqual(new Set(["discard"]))
+    // The candidate phase contains every process run, and each run happens inside an Executor.run span.
+    expect(facts.cycleMs).toBeGreaterThanOrEqual(facts.executorCommandMs)
+    expect(facts.executorSpanMs).toBeGreaterThanOrEqual(facts.executorCommandMs * 0.99)
+    expect(facts.storeSpanMs).toBeGreaterThan(0)
+  })
+
+  it("gepa overhead: both state ports replay the same optimization", { timeout: 60_000 }, async () => {
+    const { facts } = await gepaOverheadBenchmark.run(options)
+    const [memory, sqlite] = facts.runs
+    expect(memory!.port).toBe("memory")
+    expect(sqlite!.port).toBe("sqlite")
+    expect(memory!.iterations).toBe(30)
+    expect(sqlite!.iterations).toBe(30)
+    expect(sqlite!.metricCalls).toBe(memory!.metricCalls)
+    expect(sqlite!.candidates).toBe(memory!.candidates)
+    expect(memory!.candidates).toBeGreaterThan(1)
+  })
+
+  it("store scale: both files hold exactly the rows inserted and the probed run's report sees its own rows", { timeout: 120_000 }, async () => {
+    const { facts } = await storeScaleBenchmark.run(options)
+    const { small, large, experimentsPerRun, scoresPerRun } = facts
+    expect(large.runs).toBe(small.runs * 10)
+    for (const fill of [small, large]) {
+      expect(fill.counted.experiments).toBe(fill.runs * experimentsPerRun)
+      expect(fill.counted.evaluations).toBe(fill.runs * scoresPerRun)
+      expect(fill.counted.events).toBe(fill.runs * experimentsPerRun)
+      expect(fill.reportExperiments).toBe(experimentsPerRun)
+      expect(Object.values(fill.queries).every((ms) => Number.isFinite(ms) && ms >= 0)).toBe(true)
+    }
+  })
+})
+
+const row = (seq: number, fields: Partial<Experiment>): Experiment =>
+  ({ id: seq, seq, stageId: 1, purpose: "candidate", status: "discard", metric: null, parentId: null, ...fields }) as Experiment
+
+describe("search efficiency's reach count", () => {
+  const rows = [
+    row(1, { purpose: "baseline", status: "measured", metric: 3.9 }),
+    row(2, { purpose: "baseline", status: "measured", metric: 3.8 }),
+    row(3, { status: "keep", metric: 3.7 }),
+    row(4, { status: "discard", metric: 3.5 }),
+    row(5, { status: "keep", metric: 3.55 }),
+    row(6, { purpose: "confirm", status: "measured", metric: 3.45, parentId: 5 }),
+  ]
+
+  it("counts up to the first kept experiment whose mean with its confirm runs is as good as the target", () => {
+    expect(experimentsToReach(rows, 3.7, "minimize")).toBe(3)
+    expect(experimentsToReach(rows, 3.5, "minimize")).toBe(5)
+    expect(experimentsToReach(rows, 3.85, "minimize")).toBe(0)
+    expect(experimentsToReach(rows, 3.4, "minimize")).toBeNull()
+    expect(experimentsToReach(rows, 3.9, "maximize")).toBeNull()
+  })
+})
