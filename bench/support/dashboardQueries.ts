@@ -1,6 +1,6 @@
 /**
  * Times the dashboard's reads (src/dashboard/queries.ts) on a store file, through the read-only handle the
- * dashboard opens. The queries cache each run's report data until the store changes, so "cold" builds a
+ * dashboard opens. The queries cache a run's figures until the store changes (a finished run's until its status changes), so "cold" builds a
  * fresh query object for every repetition (a first request after a write) and "cached" repeats a call.
  */
 import { makeQueries } from "../../src/dashboard/queries.ts"

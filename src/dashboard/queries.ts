@@ -1,10 +1,13 @@
 /**
  * The dashboard's reads: everything comes through a read-only handle, through the store's repository
- * functions and the report model where they exist, shaped by `views.ts`. A running run's report data is
- * loaded once per store change (SQLite's `data_version`), a finished run's once until it changes status.
- * Returns undefined for an unknown run, experiment or call; never writes.
+ * functions and the report model where they exist, shaped by `views.ts`. A run's page loads its report
+ * data; the runs list reads only each run's figures with a few aggregate queries (`runFigures.ts`), so its
+ * cost does not grow with a run's experiments. Both are cached: a running run's once per store change
+ * (SQLite's `data_version`), a finished run's until it changes status. Returns undefined for an unknown
+ * run, experiment or call; never writes.
  */
 import { Effect } from "effect"
+import type { Run } from "../domain/Run.ts"
 import { reportOf, roleOf } from "../pipeline/report/write.ts"
 import type { ReportData, RunReport } from "../pipeline/report/model.ts"
 import { makeStore } from "../services/Store.ts"
@@ -15,14 +18,17 @@ import { listIterationReflections, listProposals } from "../services/store/outer
 import { getRun, getStage, listRuns } from "../services/store/runs.ts"
 import { type LlmCallRow, type LlmView, llmView } from "./llmView.ts"
 import { type OuterView, outerView } from "./outerView.ts"
+import { runFiguresReader } from "./runFigures.ts"
 import {
   type ExperimentDetail,
   experimentDetail,
   type ExperimentFilter,
   type ExperimentRow,
   experimentRow,
+  figuresOfReport,
   filterExperiments,
   type ProgressSeries,
+  type RunFigures,
   progressSeries,
   type RunRow,
   runRow,
@@ -140,13 +146,16 @@ const primaryInnerStage = (data: ReportData) => {
 export const makeQueries = (db: Db, file: string): DashboardQueries => {
   const store = makeStore(db, file)
   const cache = new Map<string, { key: string; built: { report: RunReport; data: ReportData } | undefined }>()
+  const figuresCache = new Map<string, { key: string; figures: RunFigures }>()
+  const readFigures = runFiguresReader(db)
   const version = () => String(db.pragma("data_version", { simple: true }))
+  /** A finished run's rows no longer change (a resume makes it `running` again), so what is read from them is kept until then. */
+  const cacheKey = (run: Run) => (run.status === "running" ? `running:${version()}` : `${run.status}:${run.endedAt}`)
 
-  /** A finished run's rows no longer change (a resume makes it `running` again), so its data is kept until then. */
   const load = (runId: string) => {
     const run = getRun(db, runId)
     if (!run) return undefined
-    const key = run.status === "running" ? `running:${version()}` : `${run.status}:${run.endedAt}`
+    const key = cacheKey(run)
     const hit = cache.get(runId)
     if (hit && hit.key === key) return hit.built
     // one read transaction: a consistent snapshot even while a run is writing
@@ -161,7 +170,17 @@ export const makeQueries = (db: Db, file: string): DashboardQueries => {
     return row?.lock_heartbeat == null ? null : Date.now() - row.lock_heartbeat
   }
 
-  const rowOf = (built: { report: RunReport; data: ReportData }) => runRow(built.data.run, built.report, heartbeatAge(built.data.run.id))
+  const rowOf = (built: { report: RunReport; data: ReportData }) => runRow(built.data.run, figuresOfReport(built.report), heartbeatAge(built.data.run.id))
+
+  const figuresOf = (run: Run): RunFigures => {
+    const key = cacheKey(run)
+    const hit = figuresCache.get(run.id)
+    if (hit && hit.key === key) return hit.figures
+    const figures = readFigures(run)
+    if (figuresCache.size > 1024) figuresCache.clear()
+    figuresCache.set(run.id, { key, figures })
+    return figures
+  }
 
   return {
     version,
@@ -171,11 +190,8 @@ export const makeQueries = (db: Db, file: string): DashboardQueries => {
       supportedVersion: latestVersion,
       runs: (db.prepare(`SELECT COUNT(*) AS n FROM runs`).get() as { n: number }).n,
     }),
-    runs: () =>
-      listRuns(db, 200).flatMap((run) => {
-        const built = load(run.id)
-        return built ? [rowOf(built)] : []
-      }),
+    // one read transaction: a consistent snapshot even while a run is writing
+    runs: () => db.transaction(() => listRuns(db, 200).map((run) => runRow(run, figuresOf(run), heartbeatAge(run.id))))(),
     run: (runId) => {
       const built = load(runId)
       if (!built) return undefined

@@ -5,7 +5,7 @@
  */
 import type { Experiment, Judgement } from "../domain/Experiment.ts"
 import type { Run, StageRecord } from "../domain/Run.ts"
-import type { RunReport } from "../pipeline/report/model.ts"
+import type { InnerReport, OuterReport, RunReport } from "../pipeline/report/model.ts"
 
 /** Bounds a text sent to the browser by lines and characters, and says whether it was cut. */
 export const preview = (text: string | null, maxLines = 80, maxChars = 6000): { readonly text: string | null; readonly truncated: boolean } => {
@@ -47,7 +47,35 @@ export interface RunRow {
 /** A heartbeat younger than this means a live process holds the run. */
 export const liveHeartbeatMs = 30_000
 
-export const runRow = (run: Run, report: RunReport, heartbeatAgeMs: number | null): RunRow => ({
+/**
+ * The part of a run's report a run row shows: the primary arm's last inner stage, the first outer stage,
+ * experiment counts over every inner stage, LLM usage. `figuresOfReport` takes it from a built report;
+ * `runFigures.ts` reads the same numbers with aggregate queries, for the runs list.
+ */
+export interface RunFigures {
+  readonly inner: Pick<InnerReport, "metric" | "direction" | "baseline" | "best" | "gain" | "offline"> | null
+  readonly outer: Pick<OuterReport, "seedScore" | "bestScore" | "gain" | "offline"> | null
+  readonly experiments: number
+  readonly kept: number
+  readonly llm: Pick<RunReport["llm"], "calls" | "costUsd">
+}
+
+export const figuresOfReport = (report: RunReport): RunFigures => ({
+  inner: report.inner && {
+    metric: report.inner.metric,
+    direction: report.inner.direction,
+    baseline: report.inner.baseline,
+    best: report.inner.best,
+    gain: report.inner.gain,
+    offline: report.inner.offline,
+  },
+  outer: report.outer && { seedScore: report.outer.seedScore, bestScore: report.outer.bestScore, gain: report.outer.gain, offline: report.outer.offline },
+  experiments: report.innerStages.reduce((sum, stage) => sum + stage.experiments, 0),
+  kept: report.innerStages.reduce((sum, stage) => sum + stage.kept, 0),
+  llm: { calls: report.llm.calls, costUsd: report.llm.costUsd },
+})
+
+export const runRow = (run: Run, figures: RunFigures, heartbeatAgeMs: number | null): RunRow => ({
   id: run.id,
   name: run.name,
   status: run.status,
@@ -56,20 +84,20 @@ export const runRow = (run: Run, report: RunReport, heartbeatAgeMs: number | nul
   startedAt: run.startedAt,
   endedAt: run.endedAt,
   error: run.error,
-  metric: report.inner?.metric || null,
-  direction: report.inner?.direction ?? null,
-  baseline: report.inner?.baseline ?? null,
-  best: report.inner?.best ?? null,
-  innerGain: report.inner?.gain ?? null,
-  innerOffline: report.inner?.offline ?? null,
-  outerSeedScore: report.outer?.seedScore ?? null,
-  outerBestScore: report.outer?.bestScore ?? null,
-  outerGain: report.outer?.gain ?? null,
-  outerOffline: report.outer?.offline ?? null,
-  experiments: report.innerStages.reduce((sum, stage) => sum + stage.experiments, 0),
-  kept: report.innerStages.reduce((sum, stage) => sum + stage.kept, 0),
-  llmCalls: report.llm.calls,
-  costUsd: report.llm.costUsd,
+  metric: figures.inner?.metric || null,
+  direction: figures.inner?.direction ?? null,
+  baseline: figures.inner?.baseline ?? null,
+  best: figures.inner?.best ?? null,
+  innerGain: figures.inner?.gain ?? null,
+  innerOffline: figures.inner?.offline ?? null,
+  outerSeedScore: figures.outer?.seedScore ?? null,
+  outerBestScore: figures.outer?.bestScore ?? null,
+  outerGain: figures.outer?.gain ?? null,
+  outerOffline: figures.outer?.offline ?? null,
+  experiments: figures.experiments,
+  kept: figures.kept,
+  llmCalls: figures.llm.calls,
+  costUsd: figures.llm.costUsd,
 })
 
 export interface StageRow {
