@@ -1,7 +1,8 @@
 /**
  * Times the dashboard's reads (src/dashboard/queries.ts) on a store file, through the read-only handle the
- * dashboard opens. The queries cache a run's figures until the store changes (a finished run's until its status changes), so "cold" builds a
- * fresh query object for every repetition (a first request after a write) and "cached" repeats a call.
+ * dashboard opens. The queries cache a run's figures until the store changes (a finished run's until its
+ * status changes), so "cold" builds a fresh query object for every repetition (a first request after a
+ * write) and "cached" repeats a call.
  */
 import { makeQueries } from "../../src/dashboard/queries.ts"
 import { openReadOnly } from "../../src/dashboard/openDashboard.ts"
