@@ -169,10 +169,14 @@ describe("kill -9 anywhere, then resume", () => {
     if ("runningRow" in point) {
       watcher = setInterval(() => {
         if (!fs.existsSync(store)) return
-        const running = read(store, (db) =>
-          db.prepare(`SELECT COUNT(*) AS n FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = ? AND e.status = 'running' AND e.seq >= ?`).get(point.runningRow.stage, point.runningRow.nth) as { n: number },
-        ).n
-        if (running > 0) kill()
+        try {
+          const running = read(store, (db) =>
+            db.prepare(`SELECT COUNT(*) AS n FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = ? AND e.status = 'running' AND e.seq >= ?`).get(point.runningRow.stage, point.runningRow.nth) as { n: number },
+          ).n
+          if (running > 0) kill()
+        } catch {
+          // the store is still being created (no tables yet): look again at the next tick
+        }
       }, 25)
     }
     const first = await run
