@@ -12,8 +12,10 @@ export default defineConfig({
     setupFiles: ["test/support/setup.ts"],
     globalSetup: ["test/support/globalSetup.ts"],
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/integration/**"] } },
-      { extends: true, test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 600_000 } },
+      // Unit tests mostly wait on real subprocesses (git, node, sqlite): two files at a time even on 2 cores.
+      { extends: true, test: { name: "unit", include: ["test/**/*.test.ts"], exclude: ["test/integration/**"], maxWorkers: 2 } },
+      // Integration tests time real runs, kill them and drive a browser: one file at a time.
+      { extends: true, test: { name: "integration", include: ["test/integration/**/*.test.ts"], testTimeout: 600_000, maxWorkers: 1 } },
     ],
   },
 })
