@@ -1,19 +1,8 @@
 /** The LLM ledger of a run as a timeline: cumulative cost over seconds since the run started, totals by purpose. Pure. */
+import type { LlmCall } from "../domain/LlmCall.ts"
 
-export interface LlmCallRow {
-  readonly id: number
-  readonly stageId: number | null
-  readonly purpose: string
-  readonly model: string
-  readonly inputTokens: number | null
-  readonly outputTokens: number | null
-  readonly costUsd: number | null
-  readonly latencyMs: number
-  readonly cached: boolean
-  readonly attempt: number
-  readonly error: string | null
-  readonly createdAt: string
-}
+/** A ledger row without its texts (the timeline never loads prompts or replies). */
+export type LlmCallRow = Omit<LlmCall, "runId" | "promptHash" | "templateHash" | "promptText" | "responseText">
 
 export interface LlmPoint extends LlmCallRow {
   /** Seconds since the run started. */

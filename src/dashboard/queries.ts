@@ -7,11 +7,13 @@
  * run, experiment or call; never writes.
  */
 import { Effect } from "effect"
+import type { LlmCall } from "../domain/LlmCall.ts"
 import type { Run } from "../domain/Run.ts"
 import { reportOf, roleOf } from "../pipeline/report/write.ts"
 import type { ReportData, RunReport } from "../pipeline/report/model.ts"
 import { makeStore } from "../services/Store.ts"
 import { getExperiment } from "../services/store/experiments.ts"
+import { getLlmCall } from "../services/store/llmCalls.ts"
 import { latestVersion } from "../services/store/migrations.ts"
 import type { Db } from "../services/store/open.ts"
 import { listIterationReflections, listProposals } from "../services/store/outer.ts"
@@ -80,13 +82,7 @@ export interface CompareEntry {
   readonly progress: ProgressSeries | null
 }
 
-export interface LlmCallDetail extends LlmCallRow {
-  readonly runId: string | null
-  readonly promptHash: string
-  readonly templateHash: string | null
-  readonly promptText: string
-  readonly responseText: string | null
-}
+export type LlmCallDetail = LlmCall
 
 export interface DashboardQueries {
   /** Changes whenever any connection commits to the store (cheap; polled for live updates). */
@@ -272,13 +268,7 @@ export const makeQueries = (db: Db, file: string): DashboardQueries => {
       const rows = db.prepare(`SELECT ${llmColumns} FROM llm_calls WHERE run_id = ? ORDER BY id`).all(runId) as Array<LlmRow>
       return llmView(rows.map(toLlmCallRow), run.startedAt)
     },
-    llmCall: (id) => {
-      const row = db.prepare(`SELECT ${llmColumns}, run_id, prompt_hash, template_hash, prompt_text, response_text FROM llm_calls WHERE id = ?`).get(id) as
-        | (LlmRow & { run_id: string | null; prompt_hash: string; template_hash: string | null; prompt_text: string; response_text: string | null })
-        | undefined
-      if (!row) return undefined
-      return { ...toLlmCallRow(row), runId: row.run_id, promptHash: row.prompt_hash, templateHash: row.template_hash, promptText: row.prompt_text, responseText: row.response_text }
-    },
+    llmCall: (id) => getLlmCall(db, id),
     compare: (runIds) =>
       runIds.map((runId) => {
         const built = load(runId)

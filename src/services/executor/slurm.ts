@@ -226,7 +226,7 @@ const follow = (jobId: string, spec: RunSpec, files: JobFiles, pollMs: number): 
           done = true
           lines.end()
           log.close()
-          return { exitCode: null, signal: null, timedOut: false, seconds: 0, peakMemoryMb: null, logTail: log.tailText(), failure: `lost contact with the SLURM controller for job ${jobId}: ${state.message}`, outputBytes: log.totalBytes }
+          return { exitCode: null, signal: null, timedOut: false, seconds: (performance.now() - submitted) / 1000, peakMemoryMb: null, logTail: log.tailText(), failure: `lost contact with the SLURM controller for job ${jobId}: ${state.message}`, outputBytes: log.totalBytes }
         }
       } else {
         unreachableSince = null
@@ -307,7 +307,7 @@ export const makeSlurmExecutor = (settings: SlurmSettings): ExecutorShape => {
   let fingerprint: Promise<EnvironmentFingerprint> | undefined
   const slots: ReadonlyArray<Slot> = Array.from({ length: settings.maxJobs ?? 4 }, (_, index) => ({ index, gpu: null }))
 
-  const followToEnd = (jobId: string, spec: RunSpec, files: JobFiles, started: number) =>
+  const followToEnd = (jobId: string, spec: RunSpec, files: JobFiles) =>
     Effect.acquireUseRelease(
       Effect.sync(() => follow(jobId, spec, files, pollMs)),
       (following) =>
@@ -316,7 +316,7 @@ export const makeSlurmExecutor = (settings: SlurmSettings): ExecutorShape => {
           return yield* Effect.promise(() => following.ended)
         }),
       (following) => Effect.promise(() => following.stop()),
-    ).pipe(Effect.map((ending) => (ending.failure && ending.seconds === 0 ? { ...ending, seconds: (performance.now() - started) / 1000 } : ending)))
+    )
 
   return {
     kind: "slurm",
@@ -331,7 +331,7 @@ export const makeSlurmExecutor = (settings: SlurmSettings): ExecutorShape => {
           fs.writeFileSync(spec.logPath, `${submitted.failure}\n`)
           return failedToSubmit(submitted.failure, started)
         }
-        return yield* followToEnd(submitted.jobId, spec, files, started)
+        return yield* followToEnd(submitted.jobId, spec, files)
       }).pipe(Effect.withSpan("Executor.run", { attributes: { executor: "slurm" } })),
     attach: (spec, jobId) =>
       Effect.gen(function* () {
@@ -339,7 +339,7 @@ export const makeSlurmExecutor = (settings: SlurmSettings): ExecutorShape => {
         const state = yield* Effect.promise(() => queueState(jobId))
         const known = state.kind !== "gone" || fs.existsSync(files.exit) || (yield* Effect.promise(() => controllerRecord(jobId))) !== undefined
         if (!known) return null
-        return yield* followToEnd(jobId, spec, files, performance.now())
+        return yield* followToEnd(jobId, spec, files)
       }),
     cleanupOrphan: (experiment) =>
       Effect.promise(async () => {

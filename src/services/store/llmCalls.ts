@@ -97,6 +97,11 @@ const toLlmCall = (row: LlmCallRow): LlmCall => ({
   createdAt: row.created_at,
 })
 
+export const getLlmCall = (db: Db, id: number): LlmCall | undefined => {
+  const row = db.prepare(`SELECT * FROM llm_calls WHERE id = ?`).get(id) as LlmCallRow | undefined
+  return row && toLlmCall(row)
+}
+
 export const listLlmCalls = (db: Db, runId: string): Array<LlmCall> =>
   (db.prepare(`SELECT * FROM llm_calls WHERE run_id = ? ORDER BY id`).all(runId) as Array<LlmCallRow>).map(toLlmCall)
 
