@@ -15,6 +15,7 @@ import type { Edit } from "../../src/domain/Edit.ts"
 import type { EnvironmentFingerprint, Experiment } from "../../src/domain/Experiment.ts"
 import type { WorkspaceError } from "../../src/domain/errors.ts"
 import { Executor, type ProcessEnding, type Slot } from "../../src/services/Executor.ts"
+import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
@@ -103,6 +104,20 @@ export const cleanWorktree = (context: RunnerContext, worktree: Worktree, commit
 
 const unifiedDiff = (before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>) =>
   [...after].map(([file, content]) => createTwoFilesPatch(`a/${file}`, `b/${file}`, before.get(file) ?? "", content, "", "", { context: 3 }).replace(/^=+\n/, "")).join("")
+
+/**
+ * Kills what a dead run left of a stage's `running` experiments (and records it as an event). Cluster jobs
+ * the executor can follow again are left alone: running their row re-attaches to them.
+ */
+export const killOrphans = (stage: { readonly runId: string; readonly stageId: number; readonly stageName: string }, rows: ReadonlyArray<Experiment>) =>
+  Effect.gen(function* () {
+    const executor = yield* Executor
+    const progress = yield* Progress
+    for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
+      const killed = yield* executor.cleanupOrphan(row)
+      if (killed) yield* progress.emit({ runId: stage.runId, stageId: stage.stageId, kind: "orphan-killed", message: `${stage.stageName}: ${killed}` })
+    }
+  })
 
 /** Applies an edit to a clean worktree through every guard; on refusal the worktree is restored. */
 export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edit: Edit, baseCommit: string) =>

@@ -19,7 +19,7 @@ import { Store } from "../../src/services/Store.ts"
 import type { Workspace } from "../../src/services/Workspace.ts"
 import { baselineRuns, currentIncumbent, inFlight, isUnfinished, movesOf, noiseGroups, recentExperiments } from "./bookkeeping.ts"
 import { applyChanges } from "./edits.ts"
-import type { RunPlacement } from "./experimentRunner.ts"
+import { killOrphans, type RunPlacement } from "./experimentRunner.ts"
 import { pooledNoise } from "./keepRule.ts"
 import type { ProposalResult, Proposer } from "./proposers.ts"
 import type { SearchRuntime } from "./runtime.ts"
@@ -50,14 +50,8 @@ const placementOf = (runtime: SearchRuntime, worker: number): RunPlacement => ({
 const recover = (runtime: SearchRuntime) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const executor = yield* Executor
-    const progress = yield* Progress
     const rows = yield* runtime.experiments
-    // Jobs a cluster executor can follow again are re-attached by runRow below, not killed.
-    for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
-      const killed = yield* executor.cleanupOrphan(row)
-      if (killed) yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "orphan-killed", message: `${runtime.stageName}: ${killed}` })
-    }
+    yield* killOrphans(runtime, rows)
     const pending = rows.filter((e) => e.purpose !== "baseline" && e.purpose !== "confirm" && (isUnfinished(e) || e.status === "measured"))
     yield* Effect.forEach(
       pending,

@@ -50,7 +50,13 @@ const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => 
   }
 }
 
-const runningPid = (store: string) => (fs.existsSync(store) ? query<{ pid: number }>(store, "SELECT pid FROM experiments WHERE status = 'running' AND pid IS NOT NULL")[0]?.pid : undefined)
+const runningPid = (store: string) => {
+  try {
+    return query<{ pid: number }>(store, "SELECT pid FROM experiments WHERE status = 'running' AND pid IS NOT NULL")[0]?.pid
+  } catch {
+    return undefined // no store yet, or its tables are still being created
+  }
+}
 
 describe("after a kill -9", () => {
   it("resume kills the experiment process the dead run left behind, records it, and finishes its budget", async () => {

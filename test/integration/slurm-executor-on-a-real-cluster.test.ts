@@ -36,7 +36,8 @@ const rowsOf = (store: string) => {
 
 const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
+  // A check that throws (e.g. the store exists but has no tables yet) counts as not yet.
+  while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }

@@ -14,10 +14,10 @@ import { NonEmptyString, PositiveInt, PositiveNumber } from "../../../src/config
 import { StageFailed } from "../../../src/domain/errors.ts"
 import { Executor } from "../../../src/services/Executor.ts"
 import { Llm } from "../../../src/services/Llm.ts"
-import { Progress } from "../../../src/services/Progress.ts"
 import { Prompts } from "../../../src/services/Prompts.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../code-search/agentPrompt.ts"
+import { killOrphans } from "../../code-search/experimentRunner.ts"
 import { allConstants } from "../../code-search/offlineProposer.ts"
 import { prepareTargetWorkspace } from "../../code-search/targetWorkspace.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
@@ -51,7 +51,6 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
       const store = yield* Store
       const executor = yield* Executor
       const prompts = yield* Prompts
-      const progress = yield* Progress
       const { config } = context
       const fail = (message: string) => new StageFailed({ stage: context.stage.name, message: `${context.stage.name}: ${message}` })
       const concurrency = (context.options as { concurrency?: number }).concurrency ?? 1
@@ -69,11 +68,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         hardLimitSeconds: (budget) => budget * 2 + 30,
         killGraceSeconds: 5,
       })
-      for (const row of (yield* store.experiments.listExperiments(context.stage.id)).filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
-        // (a cluster job that can be followed again is re-attached when its row is run)
-        const killed = yield* executor.cleanupOrphan(row)
-        if (killed) yield* progress.emit({ runId: context.runId, stageId: context.stage.id, kind: "orphan-killed", message: `${context.stage.name}: ${killed}` })
-      }
+      yield* killOrphans({ runId: context.runId, stageId: context.stage.id, stageName: context.stage.name }, yield* store.experiments.listExperiments(context.stage.id))
       const count = options.scenarios ?? 3
       const scenarios: Array<Scenario> = Array.from({ length: count }, (_, index) => ({ id: `s${index}`, index, seed: config.seed + 1000 + index }))
       const research = yield* makeResearchAdapter({
