@@ -110,7 +110,7 @@ const insertRun = (store: StoreShape, index: number, runDir: string, experiments
           direction: purpose === "candidate" ? "tune LEARNING_RATE" : null,
           rationale: purpose === "candidate" ? "offline proposer: scale ×2" : null,
           description: purpose === "candidate" ? `LEARNING_RATE 0.05 -> 0.1 (#${seq})` : `baseline (seed ${seq - 1})`,
-          editJson: purpose === "candidate" ? JSON.stringify({ direction: "d", rationale: "r", description: "x", changes: [{ path: "train.mjs", kind: "replace", search: "LEARNING_RATE = 0.05", replace: "LEARNING_RATE = 0.1" }] }) : null,
+          edit: purpose === "candidate" ? { direction: "d", rationale: "r", description: "x", changes: [{ path: "train.mjs", kind: "replace", search: "LEARNING_RATE = 0.05", replace: "LEARNING_RATE = 0.1" }] } : null,
           seed: seq,
           timeBudget: 10,
         })

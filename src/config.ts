@@ -5,9 +5,9 @@
  *
  * Decoding never throws: it returns the resolved config or a one-line message naming the key path.
  */
-import { Exit, Schema } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import * as path from "node:path"
-import { strictParseOptions, summarizeIssue, suggestName } from "./domain/schemaIssues.ts"
+import { strictParseOptions, summarizeIssue, suggestName } from "./common/schemaIssues.ts"
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks shared with stage option schemas
@@ -17,6 +17,9 @@ export const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, 
 export const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0, { expected: "a positive number" }))
 export const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a non-negative number" }))
 export const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { expected: "a non-empty string" }))
+
+/** An optional key that decodes to `value` when absent: the schema's Type has the key, its Encoded does not. */
+export const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
 export type ModelSpec =
   | { readonly provider: "offline" }
@@ -57,11 +60,11 @@ const MetricName = Schema.String.check(
 export const TargetConfig = Schema.Struct({
   dir: NonEmptyString,
   editable: Schema.NonEmptyArray(NonEmptyString),
-  readonly: Schema.optional(Schema.Array(NonEmptyString)),
+  readonly: Schema.Array(NonEmptyString).pipe(withDefault([])),
   command: NonEmptyString,
   metric: Schema.Struct({ name: MetricName, direction: MetricDirection }),
   timeBudgetSeconds: PositiveNumber,
-  env: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  env: Schema.Record(Schema.String, Schema.String).pipe(withDefault({})),
 })
 
 const GpuSlots = Schema.Union([
@@ -73,7 +76,7 @@ export const LocalExecutorConfig = Schema.Struct({
   kind: Schema.Literal("local"),
   gpus: Schema.optional(GpuSlots),
   cpuSlots: Schema.optional(PositiveInt),
-  sandbox: Schema.optional(Schema.Literals(["none", "bwrap"])),
+  sandbox: Schema.Literals(["none", "bwrap"]).pipe(withDefault("none")),
 })
 
 export const SlurmExecutorConfig = Schema.Struct({
@@ -93,7 +96,7 @@ export const SlurmExecutorConfig = Schema.Struct({
   maxJobs: Schema.optional(PositiveInt),
   /** Seconds between squeue polls (default 2). */
   pollSeconds: Schema.optional(PositiveNumber),
-  sandbox: Schema.optional(Schema.Literals(["none", "bwrap"])),
+  sandbox: Schema.Literals(["none", "bwrap"]).pipe(withDefault("none")),
 })
 
 export const ExecutorConfig = Schema.Union([LocalExecutorConfig, SlurmExecutorConfig])
@@ -101,11 +104,11 @@ export const ExecutorConfig = Schema.Union([LocalExecutorConfig, SlurmExecutorCo
 const Price = Schema.Struct({ inputPerMillion: NonNegativeNumber, outputPerMillion: NonNegativeNumber })
 
 export const LlmConfig = Schema.Struct({
-  timeoutSeconds: Schema.optional(PositiveNumber),
-  retries: Schema.optional(NonNegativeInt),
-  cache: Schema.optional(Schema.Boolean),
+  timeoutSeconds: PositiveNumber.pipe(withDefault(120)),
+  retries: NonNegativeInt.pipe(withDefault(3)),
+  cache: Schema.Boolean.pipe(withDefault(false)),
   temperature: Schema.optional(NonNegativeNumber),
-  structuredOutputs: Schema.optional(Schema.Boolean),
+  structuredOutputs: Schema.Boolean.pipe(withDefault(true)),
 })
 
 export const Arm = Schema.Literals(["hybrid", "inner-only"])
@@ -115,17 +118,19 @@ export type Arm = typeof Arm.Type
 const RawStageEntry = Schema.Record(Schema.String, Schema.Unknown)
 
 export const PipelineConfigSchema = Schema.Struct({
+  /** Default: the config's directory name. */
   name: Schema.optional(NonEmptyString),
-  store: Schema.optional(NonEmptyString),
-  model: Schema.optional(ModelString),
+  store: NonEmptyString.pipe(withDefault(".twoloop/twoloop.db")),
+  model: ModelString.pipe(withDefault("offline")),
+  /** Default: `model`. */
   reflectionModel: Schema.optional(ModelString),
   target: TargetConfig,
   stages: Schema.NonEmptyArray(RawStageEntry),
-  executor: Schema.optional(ExecutorConfig),
-  arms: Schema.optional(Schema.NonEmptyArray(Arm)),
-  seed: Schema.optional(NonNegativeInt),
-  llm: Schema.optional(LlmConfig),
-  prices: Schema.optional(Schema.Record(Schema.String, Price)),
+  executor: ExecutorConfig.pipe(withDefault({ kind: "local" })),
+  arms: Schema.NonEmptyArray(Arm).pipe(withDefault(["hybrid"])),
+  seed: NonNegativeInt.pipe(withDefault(0)),
+  llm: LlmConfig.pipe(withDefault({})),
+  prices: Schema.Record(Schema.String, Price).pipe(withDefault({})),
 })
 
 // ---------------------------------------------------------------------------------------------------------
@@ -159,48 +164,38 @@ export const defaultPrices: Readonly<Record<string, { inputPerMillion: number; o
   "openai:gpt-5-nano": { inputPerMillion: 0.05, outputPerMillion: 0.4 },
 }
 
-export interface ResolvedStageEntry {
-  readonly kind: string
-  readonly name: string
-  /** The entry's options after its kind's schema decoded them (defaults applied by the kind). */
-  readonly options: unknown
-}
+export const ResolvedStageEntry = Schema.Struct({
+  kind: Schema.String,
+  name: Schema.String,
+  /** The entry's options after its kind's schema decoded them (defaults applied). */
+  options: Schema.Unknown,
+})
+export type ResolvedStageEntry = typeof ResolvedStageEntry.Type
 
-export interface ResolvedTarget {
-  /** Absolute path of the target directory. */
-  readonly dir: string
-  readonly editable: ReadonlyArray<string>
-  readonly readonly: ReadonlyArray<string>
-  readonly command: string
-  readonly metric: { readonly name: string; readonly direction: MetricDirection }
-  readonly timeBudgetSeconds: number
-  readonly env: Readonly<Record<string, string>>
-}
-
-export type ResolvedExecutor = typeof ExecutorConfig.Type & { readonly sandbox: "none" | "bwrap" }
-
-export interface ResolvedConfig {
-  readonly configFile: string
-  readonly configDir: string
-  readonly name: string
+/**
+ * The config the pipeline runs on, and the snapshot stored with each run (decoded again on resume): the
+ * decoded config with every default applied and every path absolute.
+ */
+export const ResolvedConfigSchema = Schema.Struct({
+  configFile: Schema.String,
+  configDir: Schema.String,
+  name: NonEmptyString,
   /** Absolute path of the SQLite store. */
-  readonly store: string
-  readonly model: string
-  readonly reflectionModel: string
-  readonly target: ResolvedTarget
-  readonly stages: ReadonlyArray<ResolvedStageEntry>
-  readonly executor: ResolvedExecutor
-  readonly arms: ReadonlyArray<Arm>
-  readonly seed: number
-  readonly llm: {
-    readonly timeoutSeconds: number
-    readonly retries: number
-    readonly cache: boolean
-    readonly temperature: number | undefined
-    readonly structuredOutputs: boolean
-  }
-  readonly prices: Readonly<Record<string, { inputPerMillion: number; outputPerMillion: number }>>
-}
+  store: NonEmptyString,
+  model: ModelString,
+  reflectionModel: ModelString,
+  /** `dir` is absolute. */
+  target: Schema.toType(TargetConfig),
+  stages: Schema.Array(ResolvedStageEntry),
+  executor: Schema.toType(ExecutorConfig),
+  arms: Schema.NonEmptyArray(Arm),
+  seed: NonNegativeInt,
+  llm: Schema.toType(LlmConfig),
+  prices: Schema.Record(Schema.String, Price),
+})
+export type ResolvedConfig = typeof ResolvedConfigSchema.Type
+export type ResolvedTarget = ResolvedConfig["target"]
+export type ResolvedExecutor = ResolvedConfig["executor"]
 
 /** How a stage kind's options are checked; supplied by the stage registry at decode time. */
 export interface StageEntryDecoder {
@@ -214,6 +209,21 @@ export type DecodeResult = { readonly ok: true; readonly config: ResolvedConfig 
 const relativeTo = (base: string, file: string) => (path.isAbsolute(file) ? file : path.resolve(base, file))
 
 const pathEscapes = (relative: string) => path.isAbsolute(relative) || path.normalize(relative).split(path.sep).includes("..")
+
+/** Decodes a run's stored config snapshot (JSON of a ResolvedConfig); the message names the key path. */
+export const decodeConfigSnapshot = (json: string): DecodeResult => {
+  let raw: unknown
+  try {
+    raw = JSON.parse(json)
+  } catch (error) {
+    return { ok: false, message: `the config snapshot is not JSON (${(error as Error).message})` }
+  }
+  const exit = Schema.decodeUnknownExit(ResolvedConfigSchema)(raw)
+  if (Exit.isSuccess(exit)) return { ok: true, config: exit.value }
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  const issue = error && "error" in error ? (error.error as Schema.SchemaError).issue : undefined
+  return { ok: false, message: `the config snapshot does not decode: ${issue ? summarizeIssue(issue) : "invalid"}` }
+}
 
 /**
  * Decodes raw config data loaded from `configFile`. The message of a failure starts with the file name and
@@ -230,11 +240,11 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
   const input = exit.value
   const configDir = path.dirname(configFile)
 
-  for (const [key, list] of [["target.editable", input.target.editable], ["target.readonly", input.target.readonly ?? []]] as const) {
+  for (const [key, list] of [["target.editable", input.target.editable], ["target.readonly", input.target.readonly]] as const) {
     const index = list.findIndex(pathEscapes)
     if (index >= 0) return fail(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(list[index])}`)
   }
-  const overlap = (input.target.readonly ?? []).find((file) => input.target.editable.includes(file))
+  const overlap = input.target.readonly.find((file) => input.target.editable.includes(file))
   if (overlap) return fail(`target.readonly: ${JSON.stringify(overlap)} is also listed in target.editable`)
 
   const resolvedStages: Array<ResolvedStageEntry> = []
@@ -257,40 +267,19 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
     resolvedStages.push({ kind, name: stageName, options: decoded.value })
   }
 
-  const executor = input.executor ?? { kind: "local" as const }
-  const model = input.model ?? "offline"
+  const { executor } = input
   return {
     ok: true,
     config: {
+      ...input,
       configFile,
       configDir,
       name: input.name ?? path.basename(configDir),
-      store: relativeTo(configDir, input.store ?? ".twoloop/twoloop.db"),
-      model,
-      reflectionModel: input.reflectionModel ?? model,
-      target: {
-        dir: relativeTo(configDir, input.target.dir),
-        editable: input.target.editable,
-        readonly: input.target.readonly ?? [],
-        command: input.target.command,
-        metric: input.target.metric,
-        timeBudgetSeconds: input.target.timeBudgetSeconds,
-        env: input.target.env ?? {},
-      },
+      store: relativeTo(configDir, input.store),
+      reflectionModel: input.reflectionModel ?? input.model,
+      target: { ...input.target, dir: relativeTo(configDir, input.target.dir) },
       stages: resolvedStages,
-      executor:
-        executor.kind === "slurm"
-          ? { ...executor, sandbox: executor.sandbox ?? "none", ...(executor.runDir ? { runDir: relativeTo(configDir, executor.runDir) } : {}) }
-          : { ...executor, sandbox: executor.sandbox ?? "none" },
-      arms: input.arms ?? ["hybrid"],
-      seed: input.seed ?? 0,
-      llm: {
-        timeoutSeconds: input.llm?.timeoutSeconds ?? 120,
-        retries: input.llm?.retries ?? 3,
-        cache: input.llm?.cache ?? false,
-        temperature: input.llm?.temperature,
-        structuredOutputs: input.llm?.structuredOutputs ?? true,
-      },
+      executor: executor.kind === "slurm" && executor.runDir ? { ...executor, runDir: relativeTo(configDir, executor.runDir) } : executor,
       prices: { ...defaultPrices, ...input.prices },
     },
   }

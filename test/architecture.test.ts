@@ -1,7 +1,9 @@
 /**
  * Keeps the structure one-way: nothing in src/ imports stages/ (stage kinds are handed to the pipeline at
- * run time), inside src the arrows are cli → dashboard → pipeline → services → domain (the dashboard is a
- * leaf only the cli imports), and config.ts stays light.
+ * run time), inside src the arrows are cli → dashboard → pipeline → services → domain → common (the
+ * dashboard is a leaf only the cli imports; common is pure helpers that import nothing else of src), stage
+ * kinds never import each other (what they share is the experiment kit, which imports no stage kind), and
+ * config.ts stays light.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -38,8 +40,8 @@ describe("architecture", () => {
     expect(offenders).toEqual([])
   })
 
-  it("inside src the arrows point cli -> dashboard -> pipeline -> services -> domain", () => {
-    const rank: Record<string, number> = { cli: 4, dashboard: 3, pipeline: 2, services: 1, domain: 0 }
+  it("inside src the arrows point cli -> dashboard -> pipeline -> services -> domain -> common", () => {
+    const rank: Record<string, number> = { cli: 5, dashboard: 4, pipeline: 3, services: 2, domain: 1, common: 0 }
     const offenders: Array<string> = []
     for (const file of srcFiles) {
       const from = rank[layerOf(file)]
@@ -58,6 +60,22 @@ describe("architecture", () => {
     const offenders = [...srcFiles, ...sourceFiles("stages"), ...sourceFiles("bin")].flatMap((file) =>
       layerOf(file) === "cli" || layerOf(file) === "dashboard" ? [] : importsOf(file).filter((s) => resolveLocal(file, s)?.startsWith(path.join("src", "dashboard"))).map((s) => `${file} -> ${s}`),
     )
+    expect(offenders).toEqual([])
+  })
+
+  it("stage kinds do not import each other; the experiment kit imports no stage kind", () => {
+    const shared = new Set(["experiment-kit"])
+    const kinds = fs.readdirSync(path.join(root, "stages"), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
+    expect(kinds).toEqual(expect.arrayContaining(["code-search", "experiment-kit", "gepa"]))
+    const offenders: Array<string> = []
+    for (const file of sourceFiles("stages").filter((f) => kinds.includes(layerOf(f)))) {
+      const from = layerOf(file)
+      for (const specifier of importsOf(file)) {
+        const to = layerOf(resolveLocal(file, specifier) ?? "")
+        if (!resolveLocal(file, specifier)?.startsWith("stages") || !kinds.includes(to) || to === from || shared.has(to)) continue
+        offenders.push(`${file} -> ${specifier}`)
+      }
+    }
     expect(offenders).toEqual([])
   })
 

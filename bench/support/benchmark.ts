@@ -31,14 +31,7 @@ export interface Benchmark<Facts> {
   readonly run: (options: BenchOptions) => Promise<BenchResult<Facts>>
 }
 
-export const mean = (values: ReadonlyArray<number>) => (values.length === 0 ? Number.NaN : values.reduce((sum, v) => sum + v, 0) / values.length)
-
-/** Sample standard deviation (0 for fewer than two values). */
-export const standardDeviation = (values: ReadonlyArray<number>) => {
-  if (values.length < 2) return 0
-  const m = mean(values)
-  return Math.sqrt(values.reduce((sum, v) => sum + (v - m) ** 2, 0) / (values.length - 1))
-}
+export { mean, standardDeviation } from "../../src/common/stats.ts"
 
 export const median = (values: ReadonlyArray<number>) => {
   if (values.length === 0) return Number.NaN

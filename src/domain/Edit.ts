@@ -1,6 +1,6 @@
 /**
  * An edit proposed for the target's editable files: what the proposer was going for and the file changes.
- * The same schema decodes LLM structured output, stored `edit_json`, and offline proposals.
+ * The same schema decodes LLM structured output, stored edits (`edit_json` columns, handoffs), and offline proposals.
  */
 import { Schema } from "effect"
 

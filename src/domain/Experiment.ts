@@ -3,6 +3,7 @@
  * outer stage) and the judgement made on it.
  */
 import { Schema } from "effect"
+import { Edit } from "./Edit.ts"
 
 export const ExperimentStatus = Schema.Literals(["planned", "running", "keep", "discard", "crash", "timeout", "rejected", "measured"])
 export type ExperimentStatus = typeof ExperimentStatus.Type
@@ -57,7 +58,7 @@ export const Experiment = Schema.Struct({
   direction: Schema.NullOr(Schema.String),
   rationale: Schema.NullOr(Schema.String),
   description: Schema.NullOr(Schema.String),
-  editJson: Schema.NullOr(Schema.String),
+  edit: Schema.NullOr(Edit),
   diff: Schema.NullOr(Schema.String),
   seed: Schema.Number,
   timeBudget: Schema.Number,

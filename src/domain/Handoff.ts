@@ -3,6 +3,7 @@
  * behind each, and (between code-search stages) the commit to start from and the edits worth re-validating.
  */
 import { Schema } from "effect"
+import { Edit } from "./Edit.ts"
 
 export const DirectionEvidence = Schema.Struct({
   tries: Schema.Number,
@@ -25,7 +26,7 @@ export const KeptEdit = Schema.Struct({
   description: Schema.String,
   direction: Schema.NullOr(Schema.String),
   delta: Schema.Number,
-  editJson: Schema.String,
+  edit: Edit,
 })
 export type KeptEdit = typeof KeptEdit.Type
 

@@ -1,5 +1,6 @@
 /** A pipeline run and its stages, as stored. */
 import { Schema } from "effect"
+import { Handoff } from "./Handoff.ts"
 
 export const RunStatus = Schema.Literals(["running", "completed", "failed", "interrupted"])
 export type RunStatus = typeof RunStatus.Type
@@ -33,9 +34,13 @@ export const StageRecord = Schema.Struct({
   kind: Schema.String,
   name: Schema.String,
   status: StageStatus,
-  input: Schema.NullOr(Schema.Unknown),
-  handoff: Schema.NullOr(Schema.Unknown),
+  /** The handoff the stage started from (written when it starts). */
+  input: Schema.NullOr(Handoff),
+  /** What it handed on (written when it completes). */
+  handoff: Schema.NullOr(Handoff),
+  /** The stage kind's own resume state. */
   state: Schema.NullOr(Schema.Unknown),
+  /** The stage kind's outcome figures; decoded with the kind's summary schema (see StageKind). */
   summary: Schema.NullOr(Schema.Unknown),
   startedAt: Schema.NullOr(Schema.String),
   endedAt: Schema.NullOr(Schema.String),

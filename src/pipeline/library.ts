@@ -5,15 +5,15 @@
  * entry. Parsing and rendering are pure; saving reads the run's rows.
  */
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml"
+import { sha256 } from "../common/hash.ts"
 import type { Components } from "../domain/Candidate.ts"
 import type { LibraryEntry } from "../domain/LibraryEntry.ts"
 import type { StoreShape } from "../services/Store.ts"
 import { reportOf } from "./report/write.ts"
 import { validationMeans } from "./report/model.ts"
 
-export const entryId = (components: Components) => createHash("sha256").update(JSON.stringify(components)).digest("hex").slice(0, 12)
+export const entryId = (components: Components) => sha256(JSON.stringify(components)).slice(0, 12)
 
 const begin = (name: string) => `<!-- twoloop:component ${name} -->`
 const end = "<!-- twoloop:end -->"

@@ -8,10 +8,11 @@
  * Failures leave the run `failed`, interruptions `interrupted`; both are resumable.
  */
 import { Cause, Effect, Exit, Fiber, Schedule } from "effect"
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Arm, ResolvedConfig } from "../config.ts"
+import { type Arm, decodeConfigSnapshot, type ResolvedConfig } from "../config.ts"
+import { sha256 } from "../common/hash.ts"
 import { RunError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
@@ -22,7 +23,7 @@ import { Workspace } from "../services/Workspace.ts"
 import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
 import { writeReport } from "./report/write.ts"
-import { getStageKind, type StageRunError, type StageServices } from "./StageKind.ts"
+import { getStageKind, registryDecoder, type StageRunError, type StageServices } from "./StageKind.ts"
 import { failpoint } from "../services/failpoints.ts"
 
 export interface RunOptions {
@@ -121,7 +122,7 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
         let handoff: Handoff = {}
         for (const stage of stages.filter((s) => s.arm === arm)) {
           if (stage.status === "completed") {
-            handoff = (stage.handoff ?? {}) as Handoff
+            handoff = stage.handoff ?? {}
             continue
           }
           if (yield* shouldStop) {
@@ -132,14 +133,17 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
           if (!kind) return yield* new RunError({ message: `stage ${stage.name} has kind "${stage.kind}", which is not registered in this twoloop` })
           const entry = config.stages.find((s) => s.name === stage.name)
           if (!entry) return yield* new RunError({ message: `stage ${stage.name} is not in the run's config snapshot` })
+          // Options are decoded again: a snapshot from an earlier twoloop gets the defaults of options it lacked.
+          const options = registryDecoder.decode(stage.kind, entry.options as Record<string, unknown>, `stages.${stage.name}`)
+          if (!options.ok) return yield* new RunError({ message: `run ${runId}: ${options.message}` })
           const resuming = stage.status !== "pending"
-          const input = (resuming && stage.input ? stage.input : handoff) as Handoff
+          const input = resuming && stage.input ? stage.input : handoff
           yield* store.runs.startStage(stage.id, input)
           const stageDir = path.join(run.runDir, slugOf(stage))
           fs.mkdirSync(stageDir, { recursive: true })
           const current = (yield* store.runs.getStage(stage.id))!
           const outcome = yield* kind
-            .run({ runId, stage: current, slug: slugOf(stage), options: entry.options as never, config, input, runDir: run.runDir, stageDir, resuming, shouldStop })
+            .run({ runId, stage: current, slug: slugOf(stage), options: options.value as never, config, input, runDir: run.runDir, stageDir, resuming, shouldStop })
             .pipe(
               Effect.onExit((stageExit) =>
                 Exit.isSuccess(stageExit)
@@ -216,7 +220,7 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
       name: config.name,
       configFile: config.configFile,
       configJson,
-      configHash: createHash("sha256").update(configJson).digest("hex"),
+      configHash: sha256(configJson),
       arms: [...new Set(plan.map((p) => p.arm))],
       targetDir: config.target.dir,
       targetCommit: target.head,
@@ -240,7 +244,9 @@ export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effec
     const run = yield* store.runs.getRun(runId)
     if (!run) return yield* new RunError({ message: `no run ${runId} in ${store.file}` })
     if (run.status === "completed") return yield* new RunError({ message: `run ${runId} already completed` })
-    const config = JSON.parse(run.configJson) as ResolvedConfig
+    const snapshot = decodeConfigSnapshot(run.configJson)
+    if (!snapshot.ok) return yield* new RunError({ message: `run ${runId}: ${snapshot.message}` })
+    const config = snapshot.config
     yield* progress.emit({ runId, kind: "run-resumed", message: `resuming run ${runId} (${run.name}, was ${run.status})` })
     return yield* executeRun(runId, config, options)
   })

@@ -14,7 +14,7 @@ import { Cause, Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
-import { makeRedactor } from "../domain/secrets.ts"
+import { makeRedactor } from "../common/secrets.ts"
 import { Store } from "./Store.ts"
 import { failpoint } from "./failpoints.ts"
 

@@ -4,9 +4,9 @@
  * Fails with ConfigError when a named template does not exist.
  */
 import { Context, Effect, Layer } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { sha256 } from "../common/hash.ts"
 import { ConfigError } from "../domain/errors.ts"
 import { packageRoot } from "../packageRoot.ts"
 
@@ -25,7 +25,7 @@ export interface PromptsShape {
   readonly load: (name: string, baseDir?: string) => Effect.Effect<PromptTemplate, ConfigError>
 }
 
-export const hashTemplate = (text: string) => createHash("sha256").update(text).digest("hex")
+export const hashTemplate = (text: string) => sha256(text)
 
 export const bundledPromptsDir = () => path.join(packageRoot(), "prompts")
 

@@ -4,12 +4,12 @@
  * it is derived from the store alone, a resumed stage sees exactly what the killed one had recorded. Pure.
  */
 import type { MetricDirection } from "../../src/config.ts"
-import type { Edit } from "../../src/domain/Edit.ts"
 import type { Experiment } from "../../src/domain/Experiment.ts"
 import type { KeptEdit } from "../../src/domain/Handoff.ts"
-import type { RecentExperiment } from "./agentPrompt.ts"
+import type { RecentExperiment } from "../experiment-kit/agentPrompt.ts"
 import { improvement } from "./keepRule.ts"
-import { type Move, type MoveOutcome, replayMoves } from "./offlineProposer.ts"
+import { type Move, type MoveOutcome, replayMoves } from "../experiment-kit/moves.ts"
+import { mean } from "../../src/common/stats.ts"
 
 export interface Incumbent {
   readonly commit: string
@@ -19,8 +19,6 @@ export interface Incumbent {
 }
 
 const judged = new Set(["candidate", "rebase", "promote"])
-
-const mean = (values: ReadonlyArray<number>) => values.reduce((sum, v) => sum + v, 0) / values.length
 
 /** Metrics of an experiment and its confirm reruns. */
 export const runsOf = (experiments: ReadonlyArray<Experiment>, experiment: Experiment): Array<number> => [
@@ -57,8 +55,6 @@ export const isUnfinished = (e: Experiment) => e.status === "planned" || e.statu
 export const inFlight = (experiments: ReadonlyArray<Experiment>): Array<Experiment> =>
   experiments.filter((e) => judged.has(e.purpose) && (isUnfinished(e) || e.status === "measured"))
 
-export const editOf = (experiment: Experiment): Edit | undefined => (experiment.editJson ? (JSON.parse(experiment.editJson) as Edit) : undefined)
-
 /** History and in-flight moves for the offline proposer. */
 export const movesOf = (experiments: ReadonlyArray<Experiment>, baseCommit: string, initialFiles: ReadonlyMap<string, string>): { history: Array<MoveOutcome>; pending: Array<Move> } =>
   replayMoves(
@@ -67,7 +63,7 @@ export const movesOf = (experiments: ReadonlyArray<Experiment>, baseCommit: stri
       status: e.status,
       baseCommit: e.baseCommit,
       resultCommit: e.resultCommit,
-      editJson: e.editJson,
+      edit: e.edit,
       improvement: e.judgement?.improvement ?? null,
     })),
     baseCommit,
@@ -147,7 +143,7 @@ export const summarize = (
 /** Kept edits ranked by their measured improvement (largest first), for the next code-search stage. */
 export const keptEdits = (experiments: ReadonlyArray<Experiment>): Array<KeptEdit> =>
   experiments
-    .filter((e) => e.status === "keep" && e.resultCommit !== null && e.editJson !== null)
-    .map((e) => ({ experimentId: e.id, commit: e.resultCommit!, description: e.description ?? "", direction: e.direction, delta: e.judgement?.improvement ?? 0, editJson: e.editJson! }))
+    .filter((e) => e.status === "keep" && e.resultCommit !== null && e.edit !== null)
+    .map((e) => ({ experimentId: e.id, commit: e.resultCommit!, description: e.description ?? "", direction: e.direction, delta: e.judgement?.improvement ?? 0, edit: e.edit! }))
     .sort((a, b) => b.delta - a.delta)
 

@@ -10,14 +10,13 @@
  */
 import type { MetricDirection } from "../../src/config.ts"
 import type { Judgement } from "../../src/domain/Experiment.ts"
+import { mean } from "../../src/common/stats.ts"
 
 export interface NoiseEstimate {
   readonly sigma: number
   /** Degrees of freedom behind σ (0: no repeated runs yet, σ = 0). */
   readonly dof: number
 }
-
-const mean = (values: ReadonlyArray<number>) => values.reduce((sum, v) => sum + v, 0) / values.length
 
 /** Pooled standard deviation over groups of repeated measurements of the same code. */
 export const pooledNoise = (groups: ReadonlyArray<ReadonlyArray<number>>): NoiseEstimate => {

@@ -10,8 +10,8 @@ import type { KeptEdit } from "../../src/domain/Handoff.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
-import { applyChanges } from "./edits.ts"
-import type { RunPlacement } from "./experimentRunner.ts"
+import { applyChanges } from "../experiment-kit/edits.ts"
+import type { RunPlacement } from "../experiment-kit/runner.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { settle } from "./settle.ts"
 
@@ -33,7 +33,7 @@ export const runPromotions = (runtime: SearchRuntime, kept: ReadonlyArray<KeptEd
     const already = (yield* runtime.experiments).filter((e) => e.purpose === "promote")
     if (already.length > 0) return
     for (const item of kept.slice(0, runtime.settings.promoteTop)) {
-      const revert = revertEdit(JSON.parse(item.editJson) as Edit)
+      const revert = revertEdit(item.edit)
       const experiments = yield* runtime.experiments
       const incumbent = currentIncumbent(experiments, runtime.setup.baseCommit)
       const files = yield* runtime.filesAt(incumbent.commit)
@@ -52,7 +52,7 @@ export const runPromotions = (runtime: SearchRuntime, kept: ReadonlyArray<KeptEd
         direction: revert.direction,
         rationale: revert.rationale,
         description: revert.description,
-        editJson: JSON.stringify(revert),
+        edit: revert,
         seed: runtime.settings.seed,
         timeBudget: runtime.settings.timeBudgetSeconds,
       })

@@ -12,27 +12,9 @@ import type { WorkspaceError } from "../../src/domain/errors.ts"
 import type { Executor, Slot } from "../../src/services/Executor.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
-import { Workspace, type WorkspaceSetup } from "../../src/services/Workspace.ts"
-
-/** Reads the editable files at a commit, once per commit (commits never change). */
-export const makeFilesAt = (workspace: Workspace["Service"], setup: WorkspaceSetup, target: ResolvedTarget) => {
-  const cache = new Map<string, ReadonlyMap<string, string>>()
-  return (commit: string): Effect.Effect<ReadonlyMap<string, string>, WorkspaceError> =>
-    Effect.gen(function* () {
-      const cached = cache.get(commit)
-      if (cached) return cached
-      const files = new Map<string, string>()
-      for (const file of target.editable) {
-        const inRepo = path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file)
-        const content = yield* workspace.readAt(setup.repo, commit, inRepo)
-        if (content !== undefined) files.set(path.posix.normalize(file), content)
-      }
-      cache.set(commit, files)
-      return files
-    })
-}
+import type { Workspace, WorkspaceSetup } from "../../src/services/Workspace.ts"
+import { type RunnerContext, type RunPlacement, runExperiment } from "../experiment-kit/runner.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
-import { type RunnerContext, type RunPlacement, runExperiment } from "./experimentRunner.ts"
 import type { CodeSearchSettings } from "./options.ts"
 import { writeResultsTsv } from "./resultsTsv.ts"
 
@@ -81,7 +63,7 @@ export const makeRuntime = (init: {
     const progress = yield* Progress
     const experiments = store.experiments.listExperiments(init.stageId)
     const used = yield* Ref.make((yield* experiments).length)
-    const limit = init.settings.experiments
+    const limit = init.settings.budget.experiments ?? null
     const incumbentLock = yield* Semaphore.make(1)
     const rebasedRuns = yield* Ref.make(0)
     const resultsFile = path.join(init.stageDir, "results.tsv")

@@ -11,20 +11,21 @@ import { Effect, Fiber, Ref } from "effect"
 import * as fs from "node:fs"
 import type { Experiment } from "../../src/domain/Experiment.ts"
 import { StageFailed, type WorkspaceError } from "../../src/domain/errors.ts"
-import { makeRng } from "../../src/domain/rng.ts"
+import { makeRng } from "../../src/common/rng.ts"
 import { Executor } from "../../src/services/Executor.ts"
 import type { Llm } from "../../src/services/Llm.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
 import type { Workspace } from "../../src/services/Workspace.ts"
 import { baselineRuns, currentIncumbent, inFlight, isUnfinished, movesOf, noiseGroups, recentExperiments } from "./bookkeeping.ts"
-import { applyChanges } from "./edits.ts"
-import { killOrphans, type RunPlacement } from "./experimentRunner.ts"
+import { applyChanges } from "../experiment-kit/edits.ts"
+import { killOrphans, type RunPlacement } from "../experiment-kit/runner.ts"
 import { pooledNoise } from "./keepRule.ts"
-import type { ProposalResult, Proposer } from "./proposers.ts"
+import type { ProposalResult, Proposer } from "../experiment-kit/proposers.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { settle } from "./settle.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
+import { mean } from "../../src/common/stats.ts"
 
 type SearchServices = Store | Workspace | Executor | Llm | Progress
 
@@ -38,8 +39,6 @@ interface Prepared {
   readonly baseCommit: string
   readonly result: ProposalResult
 }
-
-const mean = (values: ReadonlyArray<number>) => values.reduce((s, v) => s + v, 0) / values.length
 
 const placementOf = (runtime: SearchRuntime, worker: number): RunPlacement => ({
   worktree: runtime.setup.worktrees[worker % runtime.setup.worktrees.length]!,
@@ -136,8 +135,8 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
           noiseSigma: noise.sigma,
           gate,
           rng: makeRng(settings.seed * 1_000_003 + experiments.length * 31 + index),
-          ...(crash?.row.editJson
-            ? { crash: { edit: JSON.parse(crash.row.editJson), logTail: crash.row.logTail ?? "", attempt: crash.attempt, maxAttempts: settings.fixAttempts } }
+          ...(crash?.row.edit
+            ? { crash: { edit: crash.row.edit, logTail: crash.row.logTail ?? "", attempt: crash.attempt, maxAttempts: settings.fixAttempts } }
             : {}),
         })
         return { baseCommit: incumbent.commit, result } satisfies Prepared
@@ -209,7 +208,7 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
         direction: edit.direction,
         rationale: edit.rationale,
         description: edit.description,
-        editJson: JSON.stringify(edit),
+        edit,
         seed: settings.seed,
         timeBudget: settings.timeBudgetSeconds,
       })

@@ -6,14 +6,13 @@
  * are re-run, finished ones counted).
  */
 import { Effect, Ref, Semaphore } from "effect"
-import type { Edit } from "../../src/domain/Edit.ts"
 import type { Experiment, Judgement } from "../../src/domain/Experiment.ts"
 import type { WorkspaceError } from "../../src/domain/errors.ts"
 import type { Executor } from "../../src/services/Executor.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace } from "../../src/services/Workspace.ts"
 import { currentIncumbent, isUnfinished, noiseGroups, runsAtCommit, runsOf } from "./bookkeeping.ts"
-import { applyEditGuarded, cleanWorktree, type RunPlacement } from "./experimentRunner.ts"
+import { applyEditGuarded, cleanWorktree, type RunPlacement } from "../experiment-kit/runner.ts"
 import { judge, pooledNoise } from "./keepRule.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
@@ -71,7 +70,7 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
           direction: candidate.direction,
           rationale: candidate.rationale,
           description: `${candidate.description ?? ""} (confirm ${finishedConfirms.length + 1})`,
-          editJson: candidate.editJson,
+          edit: candidate.edit,
           seed: settings.seed + finishedConfirms.length + 1,
           timeBudget: candidate.timeBudget,
         })
@@ -90,8 +89,8 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
           const incumbent = currentIncumbent(now, runtime.setup.baseCommit)
           if (incumbent.commit !== base) return { stale: true as const, incumbent }
           yield* cleanWorktree(runtime.runner, placement.worktree, base)
-          if (candidate.editJson) {
-            const applied = yield* applyEditGuarded(runtime.runner, placement.worktree, JSON.parse(candidate.editJson) as Edit, base)
+          if (candidate.edit) {
+            const applied = yield* applyEditGuarded(runtime.runner, placement.worktree, candidate.edit, base)
             if (!applied.ok) return { stale: false as const, failed: applied.reason }
           }
           const message = `twoloop: ${candidate.description ?? "improvement"}\n\n${target.metric.name} ${judgement.candidateMean} vs ${judgement.incumbent} (${judgement.reason})\nexperiment #${candidate.seq} of stage ${runtime.stageName}`
@@ -125,7 +124,7 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
         direction: candidate.direction,
         rationale: candidate.rationale,
         description: candidate.description,
-        editJson: candidate.editJson,
+        edit: candidate.edit,
         seed: settings.seed,
         timeBudget: candidate.timeBudget,
       })

@@ -3,8 +3,8 @@
  * the search loop, and turns the store's rows into the stage's summary and handoff.
  */
 import { Effect, Ref } from "effect"
-import { createHash } from "node:crypto"
 import * as path from "node:path"
+import { sha256 } from "../../src/common/hash.ts"
 import type { Direction, Handoff } from "../../src/domain/Handoff.ts"
 import { StageFailed } from "../../src/domain/errors.ts"
 import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
@@ -14,24 +14,22 @@ import { Store } from "../../src/services/Store.ts"
 import { Workspace } from "../../src/services/Workspace.ts"
 import { keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
 import { pooledNoise } from "./keepRule.ts"
-import { CodeSearchOptions, hardLimitSeconds, resolveSettings } from "./options.ts"
+import { CodeSearchOptions, resolveSettings } from "./options.ts"
 import { runPromotions } from "./promote.ts"
-import { makeAgentProposer, makeOfflineProposer, type Proposer } from "./proposers.ts"
+import { makeAgentProposer, makeOfflineProposer, type Proposer } from "../experiment-kit/proposers.ts"
 import { makeRuntime } from "./runtime.ts"
-import { prepareTargetWorkspace } from "./targetWorkspace.ts"
+import { prepareTargetWorkspace } from "../experiment-kit/targetWorkspace.ts"
 import { runSearch, stopFileExists } from "./search.ts"
-
-const hash = (text: string) => createHash("sha256").update(text).digest("hex")
 
 const fail = (stage: string, message: string) => new StageFailed({ stage, message: `${stage}: ${message}` })
 
 /** The instructions the inner stage works with: evolved ones handed over, else the option, else prompts/agent.md. */
 export const resolveInstructions = (context: StageContext<typeof CodeSearchOptions.Type>) =>
   Effect.gen(function* () {
-    if (context.input.instructions) return { text: context.input.instructions, hash: hash(context.input.instructions), source: "handoff" }
+    if (context.input.instructions) return { text: context.input.instructions, hash: sha256(context.input.instructions), source: "handoff" }
     const prompts = yield* Prompts
     const option = context.options.instructions
-    if (option && /\s/.test(option.trim()) && !option.trim().endsWith(".md")) return { text: option, hash: hash(option), source: "option" }
+    if (option && /\s/.test(option.trim()) && !option.trim().endsWith(".md")) return { text: option, hash: sha256(option), source: "option" }
     const template = yield* prompts.load(option ?? "agent", context.config.configDir).pipe(Effect.mapError((error) => fail(context.stage.name, error.message)))
     return { text: template.text, hash: template.hash, source: template.file }
   })
@@ -52,8 +50,7 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       logDir: context.stageDir,
       workers: settings.workers,
       input: context.input,
-      hardLimitSeconds: (budget) => hardLimitSeconds(settings, budget),
-      killGraceSeconds: Math.min(10, Math.max(1, settings.graceSeconds)),
+      limits: settings,
     })
 
     const directions: ReadonlyArray<Direction> = context.input.directions ?? []
@@ -95,14 +92,14 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       yield* store.runs.saveStageState(stage.id, { activeSeconds: activeSeconds() })
       if (yield* context.shouldStop) return true
       if (yield* stopFileExists(stopFile)) return true
-      return settings.seconds !== null && activeSeconds() >= settings.seconds
+      return settings.budget.seconds !== undefined && activeSeconds() >= settings.budget.seconds
     })
 
     yield* progress.emit({
       runId: context.runId,
       stageId: stage.id,
       kind: "stage-started",
-      message: `${stage.name}: code search on ${config.target.dir} (${setup.mode} workspace, base ${setup.baseCommit.slice(0, 7)}), ${settings.workers} worker${settings.workers === 1 ? "" : "s"}, proposer ${proposer.offline ? "offline (no LLM)" : config.model}, budget ${settings.experiments ?? "∞"} experiments${settings.seconds ? ` / ${settings.seconds} s` : ""}, ${settings.timeBudgetSeconds} s per run${directions.length > 0 ? `, ${directions.length} directions handed over` : ""}${context.resuming ? " (resuming)" : ""}`,
+      message: `${stage.name}: code search on ${config.target.dir} (${setup.mode} workspace, base ${setup.baseCommit.slice(0, 7)}), ${settings.workers} worker${settings.workers === 1 ? "" : "s"}, proposer ${proposer.offline ? "offline (no LLM)" : config.model}, budget ${settings.budget.experiments ?? "∞"} experiments${settings.budget.seconds ? ` / ${settings.budget.seconds} s` : ""}, ${settings.timeBudgetSeconds} s per run${directions.length > 0 ? `, ${directions.length} directions handed over` : ""}${context.resuming ? " (resuming)" : ""}`,
     })
 
     const promotions = context.input.keptEdits && settings.promoteTop > 0 ? runPromotions(runtime, context.input.keptEdits, { worktree: setup.worktrees[0]!, slot: runtime.slots[0]! }) : Effect.void

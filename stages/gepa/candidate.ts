@@ -2,7 +2,7 @@
  * Candidates as the engine sees them: ordered named text components (the seed's key order is kept
  * everywhere) and their content hash, which keys the evaluation cache.
  */
-import { createHash } from "node:crypto"
+import { sha256 } from "../../src/common/hash.ts"
 import type { Components } from "../../src/domain/Candidate.ts"
 
 export type { Components }
@@ -16,10 +16,7 @@ export const toComponents = (input: ComponentsInput): Components =>
     : Object.entries(input as Readonly<Record<string, string>>).map(([name, text]) => [name, text] as const)
 
 /** sha256 of the canonical JSON of the ordered pairs: equal texts in equal order hash equally. */
-export const candidateHash = (components: Components): string =>
-  createHash("sha256")
-    .update(JSON.stringify(components.map(([name, text]) => [name, text])))
-    .digest("hex")
+export const candidateHash = (components: Components): string => sha256(JSON.stringify(components.map(([name, text]) => [name, text])))
 
 export const componentNames = (components: Components): Array<string> => components.map(([name]) => name)
 

@@ -2,8 +2,8 @@
  * The running optimization's settings (`Engine`, fixed for a run) and mutable state (`EngineState`,
  * changed by iterations), and the conversions between the state and its checkpoint.
  */
-import type { Rng } from "../../src/domain/rng.ts"
-import { makeRng } from "../../src/domain/rng.ts"
+import type { Rng } from "../../src/common/rng.ts"
+import { makeRng } from "../../src/common/rng.ts"
 import type { GepaAdapter, GepaExample } from "./adapter.ts"
 import type { Budget } from "./budget.ts"
 import type { Checkpoint } from "./checkpoint.ts"

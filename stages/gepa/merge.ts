@@ -3,7 +3,7 @@
  * building the merged child component by component (in seed key order), and the stratified validation
  * subsample its gate is scored on. Pure; randomness comes from the run's RNG.
  */
-import type { Rng } from "../../src/domain/rng.ts"
+import type { Rng } from "../../src/common/rng.ts"
 import type { Components } from "./candidate.ts"
 
 export interface MergeView {

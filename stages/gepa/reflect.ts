@@ -6,7 +6,7 @@
  */
 import { Effect, Exit } from "effect"
 import { ConfigError, type LlmError } from "../../src/domain/errors.ts"
-import { makeRng } from "../../src/domain/rng.ts"
+import { makeRng } from "../../src/common/rng.ts"
 import { Llm } from "../../src/services/Llm.ts"
 import { type PromptTemplate, Prompts } from "../../src/services/Prompts.ts"
 import type { GepaAdapter, GepaExample, NewTexts, ReflectiveDataset } from "./adapter.ts"

@@ -5,7 +5,7 @@
  * slice at offset i·b; the list is rebuilt when the epoch advances or the dataset size changes. The state
  * is plain JSON so it can be checkpointed.
  */
-import type { Rng } from "../../src/domain/rng.ts"
+import type { Rng } from "../../src/common/rng.ts"
 
 export const defaultMinibatchSize = 3
 

@@ -1,8 +1,8 @@
 /** `twoloop run` and `twoloop resume`. */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import type { Arm } from "../../config.ts"
-import { ConfigError } from "../../domain/errors.ts"
+import { type Arm, decodeConfigSnapshot } from "../../config.ts"
+import { ConfigError, RunError } from "../../domain/errors.ts"
 import { servicesFor } from "../../pipeline/layers.ts"
 import { resumeRun, type RunSummary, startRun } from "../../pipeline/runPipeline.ts"
 import { Store } from "../../services/Store.ts"
@@ -67,7 +67,9 @@ export const resumeCommand = Command.make(
         return yield* store.runs.getRun(flags.runId)
       }).pipe(Effect.provide(Store.layer(located.file)))
       if (!snapshot) return yield* new ConfigError({ message: `no run ${flags.runId} in ${located.file}` })
-      const config = JSON.parse(snapshot.configJson)
+      const decoded = decodeConfigSnapshot(snapshot.configJson)
+      if (!decoded.ok) return yield* new RunError({ message: `run ${flags.runId}: ${decoded.message}` })
+      const config = decoded.config
       const summary = yield* withGracefulStop((shouldStop) => resumeRun(flags.runId, { shouldStop }).pipe(Effect.provide(servicesFor(config))))
       yield* printRunSummary(summary)
     }),

@@ -3,7 +3,9 @@
  * `running` with the process they run in, and finished with their result and judgement. A `planned` or
  * `running` row found on resume is re-executed in place, so nothing is lost or counted twice.
  */
-import type { EnvironmentFingerprint, Experiment, ExperimentPurpose, ExperimentStatus, Judgement } from "../../domain/Experiment.ts"
+import type { Edit } from "../../domain/Edit.ts"
+import { type EnvironmentFingerprint, Experiment, type ExperimentPurpose, type ExperimentStatus, type Judgement } from "../../domain/Experiment.ts"
+import { jsonOrNull, rowDecoder } from "./decode.ts"
 import type { Db } from "./open.ts"
 import { now } from "./runs.ts"
 
@@ -46,7 +48,7 @@ interface ExperimentRow {
   ended_at: string | null
 }
 
-const toExperiment = (row: ExperimentRow): Experiment => ({
+const toExperiment = rowDecoder(Experiment, "experiments", (row: ExperimentRow) => ({
   id: row.id,
   stageId: row.stage_id,
   seq: row.seq,
@@ -62,7 +64,7 @@ const toExperiment = (row: ExperimentRow): Experiment => ({
   direction: row.direction,
   rationale: row.rationale,
   description: row.description,
-  editJson: row.edit_json,
+  edit: jsonOrNull(row.edit_json),
   diff: row.diff,
   seed: row.seed,
   timeBudget: row.time_budget,
@@ -74,8 +76,8 @@ const toExperiment = (row: ExperimentRow): Experiment => ({
   logPath: row.log_path,
   logTail: row.log_tail,
   reason: row.reason,
-  judgement: row.judgement_json === null ? null : (JSON.parse(row.judgement_json) as Judgement),
-  env: row.env_json === null ? null : (JSON.parse(row.env_json) as EnvironmentFingerprint),
+  judgement: jsonOrNull(row.judgement_json),
+  env: jsonOrNull(row.env_json),
   pid: row.pid,
   host: row.host,
   jobId: row.job_id,
@@ -83,7 +85,7 @@ const toExperiment = (row: ExperimentRow): Experiment => ({
   createdAt: row.created_at,
   startedAt: row.started_at,
   endedAt: row.ended_at,
-})
+}), (row) => `#${row.id}`)
 
 export interface PlannedExperiment {
   readonly stageId: number
@@ -97,7 +99,7 @@ export interface PlannedExperiment {
   readonly direction?: string | null
   readonly rationale?: string | null
   readonly description?: string | null
-  readonly editJson?: string | null
+  readonly edit?: Edit | null
   readonly diff?: string | null
   readonly seed: number
   readonly timeBudget: number
@@ -127,7 +129,7 @@ export const planExperiment = (db: Db, plan: PlannedExperiment): Experiment =>
           plan.direction ?? null,
           plan.rationale ?? null,
           plan.description ?? null,
-          plan.editJson ?? null,
+          plan.edit ? JSON.stringify(plan.edit) : null,
           plan.diff ?? null,
           plan.seed,
           plan.timeBudget,

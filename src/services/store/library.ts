@@ -1,5 +1,6 @@
 /** Prompt library entries (in `$TWOLOOP_HOME/library.db`, same schema as a run store). */
-import type { LibraryEntry } from "../../domain/LibraryEntry.ts"
+import { LibraryEntry } from "../../domain/LibraryEntry.ts"
+import { rowDecoder } from "./decode.ts"
 import type { Db } from "./open.ts"
 
 interface LibraryRow {
@@ -18,7 +19,7 @@ interface LibraryRow {
   created_at: string
 }
 
-const toEntry = (row: LibraryRow): LibraryEntry => ({
+const toEntry = rowDecoder(LibraryEntry, "library_entries", (row: LibraryRow) => ({
   id: row.id,
   project: row.project,
   target: row.target,
@@ -32,7 +33,7 @@ const toEntry = (row: LibraryRow): LibraryEntry => ({
   components: JSON.parse(row.components_json),
   source: row.source,
   createdAt: row.created_at,
-})
+}), (row) => row.id)
 
 /** Inserts or replaces an entry by id (ids are content-derived, so re-saving the same prompt is idempotent). */
 export const putLibraryEntry = (db: Db, entry: LibraryEntry): void => {

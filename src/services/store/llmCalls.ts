@@ -1,5 +1,6 @@
 /** The LLM ledger: every model call with tokens, cost, latency and outcome; also the response cache. */
-import type { LlmCall } from "../../domain/LlmCall.ts"
+import { LlmCall } from "../../domain/LlmCall.ts"
+import { rowDecoder } from "./decode.ts"
 import type { Db } from "./open.ts"
 import { now } from "./runs.ts"
 
@@ -77,7 +78,7 @@ interface LlmCallRow {
   created_at: string
 }
 
-const toLlmCall = (row: LlmCallRow): LlmCall => ({
+const toLlmCall = rowDecoder(LlmCall, "llm_calls", (row: LlmCallRow) => ({
   id: row.id,
   runId: row.run_id,
   stageId: row.stage_id,
@@ -95,7 +96,7 @@ const toLlmCall = (row: LlmCallRow): LlmCall => ({
   attempt: row.attempt,
   error: row.error,
   createdAt: row.created_at,
-})
+}), (row) => row.id)
 
 export const getLlmCall = (db: Db, id: number): LlmCall | undefined => {
   const row = db.prepare(`SELECT * FROM llm_calls WHERE id = ?`).get(id) as LlmCallRow | undefined

@@ -1,3 +1,5 @@
+import type { Db } from "./open.ts"
+
 /**
  * Versioned schema migrations for the twoloop store. The applied version lives in `PRAGMA user_version`.
  * Migrations only ever append; each runs in one transaction. Documented in docs/schema.md.
@@ -7,6 +9,26 @@ export interface Migration {
   readonly version: number
   readonly description: string
   readonly sql: string
+  /** Data changes SQL cannot express, run after `sql` in the same transaction. */
+  readonly run?: (db: Db) => void
+}
+
+/** Version 2: a handoff's kept edits carry the edit itself (`edit`), no longer its JSON text (`editJson`). */
+const keptEditsAsObjects = (db: Db) => {
+  const rows = db.prepare(`SELECT id, input_json, handoff_json FROM stages WHERE input_json LIKE '%"editJson"%' OR handoff_json LIKE '%"editJson"%'`).all() as Array<{
+    id: number
+    input_json: string | null
+    handoff_json: string | null
+  }>
+  const upgrade = (text: string | null) => {
+    if (text === null) return null
+    const handoff = JSON.parse(text) as { keptEdits?: Array<Record<string, unknown>> }
+    if (!Array.isArray(handoff.keptEdits)) return text
+    handoff.keptEdits = handoff.keptEdits.map(({ editJson, ...rest }) => (typeof editJson === "string" ? { ...rest, edit: JSON.parse(editJson) } : rest))
+    return JSON.stringify(handoff)
+  }
+  const update = db.prepare(`UPDATE stages SET input_json = ?, handoff_json = ? WHERE id = ?`)
+  for (const row of rows) update.run(upgrade(row.input_json), upgrade(row.handoff_json), row.id)
 }
 
 export const migrations: ReadonlyArray<Migration> = [
@@ -205,6 +227,12 @@ CREATE TABLE events (
 );
 CREATE INDEX events_run ON events (run_id, id);
 `,
+  },
+  {
+    version: 2,
+    description: "handoffs hold kept edits as objects",
+    sql: "",
+    run: keptEditsAsObjects,
   },
 ]
 

@@ -74,7 +74,8 @@ export const openDatabase = (file: string, options: OpenOptions = {}): Db => {
     for (const migration of migrations) {
       if (migration.version <= version) continue
       db.transaction(() => {
-        db.exec(migration.sql)
+        if (migration.sql) db.exec(migration.sql)
+        migration.run?.(db)
         db.pragma(`user_version = ${migration.version}`)
       }).immediate()
     }

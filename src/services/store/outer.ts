@@ -3,7 +3,8 @@
  * candidate hash, split and example id), one proposal row per iteration, and reflection replies (kept so a
  * replayed iteration after a crash reuses the reply instead of asking the model again).
  */
-import type { CandidateOrigin, CandidateRecord, EvaluationRecord, ProposalRecord, Split } from "../../domain/Candidate.ts"
+import { type CandidateOrigin, CandidateRecord, EvaluationRecord, ProposalRecord, type Split } from "../../domain/Candidate.ts"
+import { jsonOrNull, rowDecoder } from "./decode.ts"
 import type { Db } from "./open.ts"
 import { now } from "./runs.ts"
 
@@ -20,7 +21,7 @@ interface CandidateRow {
   offline: number
 }
 
-const toCandidate = (row: CandidateRow): CandidateRecord => ({
+const toCandidate = rowDecoder(CandidateRecord, "candidates", (row: CandidateRow) => ({
   idx: row.idx,
   hash: row.hash,
   components: JSON.parse(row.components_json),
@@ -30,7 +31,7 @@ const toCandidate = (row: CandidateRow): CandidateRecord => ({
   iteration: row.iteration,
   metricCalls: row.metric_calls,
   offline: row.offline === 1,
-})
+}), (row) => `#${row.idx}`)
 
 export const insertCandidate = (db: Db, stageId: number, candidate: CandidateRecord): void => {
   db.prepare(
@@ -65,15 +66,15 @@ interface EvaluationRow {
   charged_iteration: number
 }
 
-const toEvaluation = (row: EvaluationRow): EvaluationRecord => ({
+const toEvaluation = rowDecoder(EvaluationRecord, "evaluations", (row: EvaluationRow) => ({
   candidateHash: row.candidate_hash,
   split: row.split,
   exampleId: row.example_id,
   score: row.score,
-  output: row.output_json === null ? null : JSON.parse(row.output_json),
-  trajectory: row.trajectory_json === null ? null : JSON.parse(row.trajectory_json),
+  output: jsonOrNull(row.output_json),
+  trajectory: jsonOrNull(row.trajectory_json),
   chargedIteration: row.charged_iteration,
-})
+}), (row) => `${row.candidate_hash.slice(0, 12)}/${row.split}/${row.example_id}`)
 
 /** Writes one evaluation; a second write of the same key is ignored (the first result is the cached one). */
 export const insertEvaluation = (db: Db, stageId: number, evaluation: EvaluationRecord): void => {
@@ -129,26 +130,25 @@ export const insertProposal = (db: Db, stageId: number, proposal: ProposalRecord
   )
 }
 
-export const listProposals = (db: Db, stageId: number): Array<ProposalRecord> =>
-  (
-    db.prepare(`SELECT * FROM proposals WHERE stage_id = ? ORDER BY iteration`).all(stageId) as Array<{
-      iteration: number
-      kind: ProposalRecord["kind"]
-      parent1: number | null
-      parent2: number | null
-      components_json: string
-      minibatch_json: string
-      sum_before: number | null
-      sum_after: number | null
-      accepted: number
-      reason: string
-      reflection_prompt: string | null
-      reflection_output: string | null
-      child_idx: number | null
-      offline: number
-      metric_calls: number
-    }>
-  ).map((row) => ({
+interface ProposalRow {
+  iteration: number
+  kind: ProposalRecord["kind"]
+  parent1: number | null
+  parent2: number | null
+  components_json: string
+  minibatch_json: string
+  sum_before: number | null
+  sum_after: number | null
+  accepted: number
+  reason: string
+  reflection_prompt: string | null
+  reflection_output: string | null
+  child_idx: number | null
+  offline: number
+  metric_calls: number
+}
+
+const toProposal = rowDecoder(ProposalRecord, "proposals", (row: ProposalRow) => ({
     iteration: row.iteration,
     kind: row.kind,
     parents: [row.parent1, row.parent2].filter((p): p is number => p !== null),
@@ -163,7 +163,10 @@ export const listProposals = (db: Db, stageId: number): Array<ProposalRecord> =>
     childIdx: row.child_idx,
     offline: row.offline === 1,
     metricCalls: row.metric_calls,
-  }))
+  }), (row) => `iteration ${row.iteration}`)
+
+export const listProposals = (db: Db, stageId: number): Array<ProposalRecord> =>
+  (db.prepare(`SELECT * FROM proposals WHERE stage_id = ? ORDER BY iteration`).all(stageId) as Array<ProposalRow>).map(toProposal)
 
 export interface ReflectionRecord {
   readonly iteration: number

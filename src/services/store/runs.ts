@@ -3,12 +3,12 @@
  * the Store service lifts them into Effects.
  */
 import * as os from "node:os"
-import type { Run, RunStatus, StageRecord, StageStatus } from "../../domain/Run.ts"
+import type { Handoff } from "../../domain/Handoff.ts"
+import { Run, type RunStatus, StageRecord, type StageStatus } from "../../domain/Run.ts"
+import { jsonOrNull, rowDecoder } from "./decode.ts"
 import type { Db } from "./open.ts"
 
 export const now = () => new Date().toISOString()
-
-const parseJson = (text: string | null): unknown => (text === null ? null : JSON.parse(text))
 
 interface RunRow {
   id: string
@@ -27,7 +27,7 @@ interface RunRow {
   error: string | null
 }
 
-const toRun = (row: RunRow): Run => ({
+const toRun = rowDecoder(Run, "runs", (row: RunRow) => ({
   id: row.id,
   name: row.name,
   status: row.status,
@@ -42,7 +42,7 @@ const toRun = (row: RunRow): Run => ({
   startedAt: row.started_at,
   endedAt: row.ended_at,
   error: row.error,
-})
+}), (row) => row.id)
 
 export interface NewRun {
   readonly id: string
@@ -144,7 +144,7 @@ interface StageRow {
   error: string | null
 }
 
-const toStage = (row: StageRow): StageRecord => ({
+const toStage = rowDecoder(StageRecord, "stages", (row: StageRow) => ({
   id: row.id,
   runId: row.run_id,
   arm: row.arm,
@@ -152,14 +152,14 @@ const toStage = (row: StageRow): StageRecord => ({
   kind: row.kind,
   name: row.name,
   status: row.status,
-  input: parseJson(row.input_json),
-  handoff: parseJson(row.handoff_json),
-  state: parseJson(row.state_json),
-  summary: parseJson(row.summary_json),
+  input: jsonOrNull(row.input_json),
+  handoff: jsonOrNull(row.handoff_json),
+  state: jsonOrNull(row.state_json),
+  summary: jsonOrNull(row.summary_json),
   startedAt: row.started_at,
   endedAt: row.ended_at,
   error: row.error,
-})
+}), (row) => row.id)
 
 export interface PlannedStage {
   readonly arm: string
@@ -184,7 +184,7 @@ export const getStage = (db: Db, stageId: number): StageRecord | undefined => {
   return row && toStage(row)
 }
 
-export const startStage = (db: Db, stageId: number, input: unknown): void => {
+export const startStage = (db: Db, stageId: number, input: Handoff): void => {
   db.prepare(`UPDATE stages SET status = 'running', input_json = ?, started_at = COALESCE(started_at, ?), error = NULL WHERE id = ?`).run(
     JSON.stringify(input),
     now(),
@@ -193,7 +193,7 @@ export const startStage = (db: Db, stageId: number, input: unknown): void => {
 }
 
 /** Persists the handoff and marks the stage completed, in one statement. */
-export const completeStage = (db: Db, stageId: number, handoff: unknown, summary: unknown): void => {
+export const completeStage = (db: Db, stageId: number, handoff: Handoff, summary: unknown): void => {
   db.prepare(`UPDATE stages SET status = 'completed', handoff_json = ?, summary_json = ?, ended_at = ? WHERE id = ?`).run(
     JSON.stringify(handoff),
     JSON.stringify(summary),
@@ -255,6 +255,6 @@ export const listEvents = (db: Db, runId: string, afterId = 0, limit = 1000): Ar
     stageId: row.stage_id,
     kind: row.kind,
     message: row.message,
-    data: parseJson(row.data_json),
+    data: jsonOrNull(row.data_json),
     createdAt: row.created_at,
   }))

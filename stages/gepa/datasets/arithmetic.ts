@@ -9,7 +9,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { makeRng, type Rng } from "../../../src/domain/rng.ts"
+import { makeRng, type Rng } from "../../../src/common/rng.ts"
 
 export interface ArithmeticProblem {
   readonly id: string

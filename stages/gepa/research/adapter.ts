@@ -14,15 +14,14 @@ import type { ResolvedConfig } from "../../../src/config.ts"
 import type { Direction } from "../../../src/domain/Handoff.ts"
 import type { Experiment } from "../../../src/domain/Experiment.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
-import { makeRng } from "../../../src/domain/rng.ts"
+import { makeRng } from "../../../src/common/rng.ts"
 import type { StageServices } from "../../../src/pipeline/StageKind.ts"
 import { Store } from "../../../src/services/Store.ts"
-import { truncate } from "../../code-search/agentPrompt.ts"
-import { editOf } from "../../code-search/bookkeeping.ts"
-import { allConstants, constantChanges, rankProposals } from "../../code-search/offlineProposer.ts"
-import { makeAgentProposer } from "../../code-search/proposers.ts"
-import type { TargetWorkspace } from "../../code-search/targetWorkspace.ts"
-import { runExperiment } from "../../code-search/experimentRunner.ts"
+import { truncate } from "../../experiment-kit/agentPrompt.ts"
+import { allConstants, constantChanges, rankProposals } from "../../experiment-kit/moves.ts"
+import { makeAgentProposer } from "../../experiment-kit/proposers.ts"
+import type { TargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
+import { runExperiment } from "../../experiment-kit/runner.ts"
 import type { ExampleEvaluation, GepaAdapter } from "../adapter.ts"
 import { candidateHash, type Components } from "../candidate.ts"
 import { evidenceByConstant, parseDirections, type ProxyObservation, proxyScore, reflectDirectionsOffline, reflectInstructionsOffline, relativeImprovement } from "./directions.ts"
@@ -183,7 +182,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
                 row = (yield* store.experiments.getExperiment(row.id))!
               } else {
                 const edit = proposal.edit
-                row = yield* store.experiments.planExperiment({ ...plan, direction: edit.direction, rationale: edit.rationale, description: edit.description, editJson: JSON.stringify(edit) })
+                row = yield* store.experiments.planExperiment({ ...plan, direction: edit.direction, rationale: edit.rationale, description: edit.description, edit })
               }
             }
             if (row.status === "planned" || row.status === "running") row = yield* runRow(row)
@@ -212,7 +211,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       const baselines = new Map(all.filter((e) => e.purpose === "baseline" && e.metric !== null).map((e) => [e.scenario, e.metric!]))
       const out: Array<ProxyObservation> = []
       for (const row of all.filter((e) => e.purpose === "proxy" && e.status !== "planned" && e.status !== "running")) {
-        const edit = editOf(row)
+        const edit = row.edit
         if (!edit) continue
         const baseline = baselines.get(row.scenario?.split("@")[0] ?? "")
         const delta = row.status === "measured" && row.metric !== null && baseline !== undefined ? relativeImprovement(config.target.metric.direction, baseline, row.metric) : null

@@ -6,8 +6,9 @@
  */
 import type { MetricDirection } from "../../../src/config.ts"
 import type { Direction, DirectionEvidence } from "../../../src/domain/Handoff.ts"
-import type { TunableConstant } from "../../code-search/constants.ts"
-import { directionPreference } from "../../code-search/offlineProposer.ts"
+import type { TunableConstant } from "../../experiment-kit/tunables.ts"
+import { directionPreference } from "../../experiment-kit/moves.ts"
+import { mean } from "../../../src/common/stats.ts"
 
 /** One proxy run's effect: which constant moved where, and the relative improvement (null: it crashed). */
 export interface ProxyObservation {
@@ -37,8 +38,6 @@ export const relativeImprovement = (direction: MetricDirection, baseline: number
  */
 export const proxyScore = (relativeDelta: number | null, range: number): number =>
   relativeDelta === null ? 0 : Math.min(1, Math.max(0, 0.5 + relativeDelta / (2 * range)))
-
-const mean = (values: ReadonlyArray<number>) => values.reduce((s, v) => s + v, 0) / values.length
 
 export const evidenceByConstant = (observations: ReadonlyArray<ProxyObservation>): Map<string, ConstantEvidence> => {
   const byName = new Map<string, Array<ProxyObservation>>()

@@ -7,19 +7,20 @@
  * evidence measured on proxy runs, to the next stage.
  */
 import { Effect, Schema } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { sha256 } from "../../../src/common/hash.ts"
 import { NonEmptyString, PositiveInt, PositiveNumber } from "../../../src/config.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
 import { Executor } from "../../../src/services/Executor.ts"
 import { Llm } from "../../../src/services/Llm.ts"
 import { Prompts } from "../../../src/services/Prompts.ts"
 import { Store } from "../../../src/services/Store.ts"
-import { truncate } from "../../code-search/agentPrompt.ts"
-import { killOrphans } from "../../code-search/experimentRunner.ts"
-import { allConstants } from "../../code-search/offlineProposer.ts"
-import { prepareTargetWorkspace } from "../../code-search/targetWorkspace.ts"
+import { truncate } from "../../experiment-kit/agentPrompt.ts"
+import { defaultRunLimits } from "../../experiment-kit/limits.ts"
+import { killOrphans } from "../../experiment-kit/runner.ts"
+import { allConstants } from "../../experiment-kit/moves.ts"
+import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
 import { makeResearchAdapter, type Scenario } from "./adapter.ts"
@@ -40,8 +41,6 @@ export const ResearchAdapterOptions = Schema.Struct({
 })
 
 const looksLikeFile = (text: string) => !/\s/.test(text.trim()) || text.trim().endsWith(".md")
-
-const sha = (text: string) => createHash("sha256").update(text).digest("hex")
 
 export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.fields> = {
   kind: "research",
@@ -65,8 +64,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         logDir: context.stageDir,
         workers: Math.max(1, Math.min(concurrency, slots.length)),
         input: context.input,
-        hardLimitSeconds: (budget) => budget * 2 + 30,
-        killGraceSeconds: 5,
+        limits: defaultRunLimits,
       })
       yield* killOrphans({ runId: context.runId, stageId: context.stage.id, stageName: context.stage.name }, yield* store.experiments.listExperiments(context.stage.id))
       const count = options.scenarios ?? 3
@@ -130,7 +128,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         handoff: (best) =>
           Effect.gen(function* () {
             const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), yield* research.observations, allConstants(research.baseFiles))
-            return { directions, instructionsHash: sha(componentText(best, "instructions") ?? "") }
+            return { directions, instructionsHash: sha256(componentText(best, "instructions") ?? "") }
           }),
       }
     }),

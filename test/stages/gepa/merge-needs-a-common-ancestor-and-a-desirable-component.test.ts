@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeRng } from "../../../src/domain/rng.ts"
+import { makeRng } from "../../../src/common/rng.ts"
 import { constructMerge, eligibleAncestors, findMergeTriplet, hasDesirableComponent, mergeGateIds } from "../../../stages/gepa/merge.ts"
 
 const candidate = (first: string, second: string, parents: Array<number>, mean: number) => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeRng } from "../../../src/domain/rng.ts"
+import { makeRng } from "../../../src/common/rng.ts"
 import { defaultMinibatchSize, initialSamplerState, nextMinibatch, type SamplerState } from "../../../stages/gepa/sampler.ts"
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `e${i}`)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { classifyEnding, parseMetric } from "../../../stages/code-search/metric.ts"
+import { classifyEnding, parseMetric } from "../../../stages/experiment-kit/metric.ts"
 
 const ending = (overrides = {}) => ({ exitCode: 0, signal: null, timedOut: false, seconds: 1, peakMemoryMb: null, logTail: "", failure: null, outputBytes: 0, ...overrides })
 

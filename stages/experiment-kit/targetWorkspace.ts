@@ -4,16 +4,16 @@
  * code-search stage and the outer stage's proxy runs. Fails with StageFailed on a misconfigured target.
  */
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { ResolvedConfig } from "../../src/config.ts"
-import { StageFailed } from "../../src/domain/errors.ts"
+import { sha256 } from "../../src/common/hash.ts"
+import type { ResolvedConfig, ResolvedTarget } from "../../src/config.ts"
+import { StageFailed, type WorkspaceError } from "../../src/domain/errors.ts"
 import type { Handoff } from "../../src/domain/Handoff.ts"
 import { Executor, type Slot } from "../../src/services/Executor.ts"
 import { Workspace, type WorkspaceSetup } from "../../src/services/Workspace.ts"
-import type { RunnerContext } from "./experimentRunner.ts"
-import { makeFilesAt } from "./runtime.ts"
+import type { RunLimits } from "./limits.ts"
+import type { RunnerContext } from "./runner.ts"
 
 export interface TargetWorkspace {
   readonly setup: WorkspaceSetup
@@ -31,11 +31,8 @@ export interface TargetWorkspaceOptions {
   readonly logDir: string
   readonly workers: number
   readonly input: Handoff
-  readonly hardLimitSeconds: (timeBudgetSeconds: number) => number
-  readonly killGraceSeconds: number
+  readonly limits: RunLimits
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
   Effect.gen(function* () {
@@ -71,9 +68,26 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
       heads: new Map(),
       readonlyHashes,
       logDir: options.logDir,
-      hardLimitSeconds: options.hardLimitSeconds,
-      killGraceSeconds: options.killGraceSeconds,
+      limits: options.limits,
       fingerprint: yield* executor.fingerprint,
     }
     return { setup, slots: slots.slice(0, options.workers), runner } satisfies TargetWorkspace
   })
+
+/** Reads the editable files at a commit, once per commit (commits never change). */
+export const makeFilesAt = (workspace: Workspace["Service"], setup: WorkspaceSetup, target: ResolvedTarget) => {
+  const cache = new Map<string, ReadonlyMap<string, string>>()
+  return (commit: string): Effect.Effect<ReadonlyMap<string, string>, WorkspaceError> =>
+    Effect.gen(function* () {
+      const cached = cache.get(commit)
+      if (cached) return cached
+      const files = new Map<string, string>()
+      for (const file of target.editable) {
+        const inRepo = path.posix.join(setup.targetSubdir.split(path.sep).join("/"), file)
+        const content = yield* workspace.readAt(setup.repo, commit, inRepo)
+        if (content !== undefined) files.set(path.posix.normalize(file), content)
+      }
+      cache.set(commit, files)
+      return files
+    })
+}

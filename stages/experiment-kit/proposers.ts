@@ -10,11 +10,11 @@ import { Effect } from "effect"
 import type { MetricDirection } from "../../src/config.ts"
 import { Edit } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
-import type { Rng } from "../../src/domain/rng.ts"
+import type { Rng } from "../../src/common/rng.ts"
 import { Llm } from "../../src/services/Llm.ts"
 import { type RecentExperiment, renderAgentPrompt } from "./agentPrompt.ts"
 import { applyChanges } from "./edits.ts"
-import { type Move, type MoveOutcome, proposeOffline } from "./offlineProposer.ts"
+import { type Move, type MoveOutcome, proposeOffline } from "./moves.ts"
 
 export interface ProposalRequest {
   readonly worker: number

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { alternativesFromComment, findConstants, replaceValue } from "../../../stages/code-search/constants.ts"
-import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "../../../stages/code-search/edits.ts"
+import { alternativesFromComment, findConstants, replaceValue } from "../../../stages/experiment-kit/tunables.ts"
+import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "../../../stages/experiment-kit/edits.ts"
 
 const python = `import torch
 LEARNING_RATE = 3e-4  # peak lr

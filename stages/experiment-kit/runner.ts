@@ -7,9 +7,9 @@
  */
 import { createTwoFilesPatch } from "diff"
 import { Effect } from "effect"
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { sha256 } from "../../src/common/hash.ts"
 import type { ResolvedTarget } from "../../src/config.ts"
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { EnvironmentFingerprint, Experiment } from "../../src/domain/Experiment.ts"
@@ -19,6 +19,7 @@ import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
+import { hardLimitSeconds, type RunLimits } from "./limits.ts"
 import { classifyEnding, metricScanner } from "./metric.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
 
@@ -32,14 +33,13 @@ export interface RunnerContext {
   /** sha256 of each readonly file at the start of the run. */
   readonly readonlyHashes: ReadonlyMap<string, string>
   readonly logDir: string
-  readonly hardLimitSeconds: (timeBudgetSeconds: number) => number
-  readonly killGraceSeconds: number
+  readonly limits: RunLimits
   readonly fingerprint: EnvironmentFingerprint
 }
 
 export const hashFile = (file: string): string | null => {
   try {
-    return createHash("sha256").update(fs.readFileSync(file)).digest("hex")
+    return sha256(fs.readFileSync(file))
   } catch {
     return null
   }
@@ -206,8 +206,8 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
         TWOLOOP_TARGET_DIR: context.target.dir,
       },
       slot,
-      hardLimitSeconds: context.hardLimitSeconds(experiment.timeBudget),
-      killGraceSeconds: context.killGraceSeconds,
+      hardLimitSeconds: hardLimitSeconds(experiment.timeBudget, context.limits),
+      killGraceSeconds: context.limits.killGraceSeconds,
       logPath,
       onStdoutLine: scanner.push,
       onStarted: (started: { readonly pid: number | null; readonly host: string; readonly jobId: string | null }) =>
@@ -217,7 +217,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     // A cluster job submitted by a run that died: follow it to its end instead of running the edit again.
     if (experiment.status === "running" && experiment.jobId && executor.attach) {
       const ending = yield* executor.attach(spec, experiment.jobId)
-      const diff = experiment.editJson ? yield* diffOfEdit(context, JSON.parse(experiment.editJson) as Edit, base) : experiment.diff
+      const diff = experiment.edit ? yield* diffOfEdit(context, experiment.edit, base) : experiment.diff
       if (ending === null) {
         yield* resetWorktree(context, worktree, base)
         yield* store.experiments.finishExperiment(experiment.id, { status: "crash", reason: `lost: SLURM job ${experiment.jobId} is unknown to the cluster and left no exit record`, diff, seconds: 0 })
@@ -229,8 +229,8 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     yield* cleanWorktree(context, worktree, base)
 
     let diff: string | null = experiment.diff
-    if (experiment.editJson) {
-      const applied = yield* applyEditGuarded(context, worktree, JSON.parse(experiment.editJson) as Edit, base)
+    if (experiment.edit) {
+      const applied = yield* applyEditGuarded(context, worktree, experiment.edit, base)
       if (!applied.ok) {
         yield* store.experiments.finishExperiment(experiment.id, { status: "rejected", reason: applied.reason, diff: applied.diff, seconds: 0 })
         return (yield* store.experiments.getExperiment(experiment.id))!

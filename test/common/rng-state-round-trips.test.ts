@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeRng } from "../../src/domain/rng.ts"
+import { makeRng } from "../../src/common/rng.ts"
 
 describe("seeded rng", () => {
   it("is deterministic per seed and differs across seeds", () => {

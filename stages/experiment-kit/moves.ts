@@ -12,8 +12,8 @@
  */
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
-import type { Rng } from "../../src/domain/rng.ts"
-import { findConstants, formatNumber, pointSignature, renderValue, replaceValue, type TunableConstant } from "./constants.ts"
+import type { Rng } from "../../src/common/rng.ts"
+import { findConstants, formatNumber, pointSignature, renderValue, replaceValue, type TunableConstant } from "./tunables.ts"
 
 export interface Move {
   readonly file: string
@@ -197,7 +197,7 @@ export interface HistoryExperiment {
   readonly status: string
   readonly baseCommit: string | null
   readonly resultCommit: string | null
-  readonly editJson: string | null
+  readonly edit: Edit | null
   readonly improvement: number | null
 }
 
@@ -220,10 +220,10 @@ export const replayMoves = (
   const history: Array<MoveOutcome> = []
   const pending: Array<Move> = []
   for (const experiment of experiments) {
-    if (!experiment.editJson || experiment.purpose === "confirm" || experiment.purpose === "baseline") continue
+    if (!experiment.edit || experiment.purpose === "confirm" || experiment.purpose === "baseline") continue
     const settled = settledStatuses.has(experiment.status)
     if (!settled && !flyingStatuses.has(experiment.status)) continue
-    const changes = constantChanges(JSON.parse(experiment.editJson) as Edit)
+    const changes = constantChanges(experiment.edit)
     const values = experiment.baseCommit ? valuesAt.get(experiment.baseCommit) : undefined
     const point = values ? signature(values) : `unknown:${experiment.baseCommit}`
     if (!settled) {

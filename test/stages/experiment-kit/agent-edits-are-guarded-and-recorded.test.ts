@@ -6,8 +6,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Llm } from "../../../src/services/Llm.ts"
 import { Workspace } from "../../../src/services/Workspace.ts"
-import { applyEditGuarded } from "../../../stages/code-search/experimentRunner.ts"
-import { makeFilesAt } from "../../../stages/code-search/runtime.ts"
+import { applyEditGuarded } from "../../../stages/experiment-kit/runner.ts"
+import { makeFilesAt } from "../../../stages/experiment-kit/targetWorkspace.ts"
 import { isAlive } from "../../../src/services/executor/processTree.ts"
 import { scriptedModel } from "../../support/mockModel.ts"
 import { configFor, makeProject, runPipeline } from "../../support/pipeline.ts"
@@ -98,7 +98,7 @@ describe("code-search guards and outcomes", () => {
       const worktree = setup.worktrees[0]!
       fs.rmSync(path.join(worktree.targetPath, "train.mjs"))
       fs.symlinkSync("prepare.mjs", path.join(worktree.targetPath, "train.mjs"))
-      const context = { target: config.target, setup, filesAt: makeFilesAt(workspace, setup, config.target), heads: new Map<string, string>(), readonlyHashes: new Map(), logDir: root, hardLimitSeconds: () => 10, killGraceSeconds: 1, fingerprint: {} as never }
+      const context = { target: config.target, setup, filesAt: makeFilesAt(workspace, setup, config.target), heads: new Map<string, string>(), readonlyHashes: new Map(), logDir: root, limits: { killFactor: 1, graceSeconds: 8, killGraceSeconds: 1 }, fingerprint: {} as never }
       const result = yield* applyEditGuarded(context, worktree, JSON.parse(edit("via link", [replace("train.mjs", "const noise =", "const noise = 0 *")])), setup.baseCommit).pipe(
         Effect.provideService(Workspace, workspace),
       )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { makeRng } from "../../../src/domain/rng.ts"
-import { type MoveOutcome, proposeOffline, replayMoves } from "../../../stages/code-search/offlineProposer.ts"
+import { makeRng } from "../../../src/common/rng.ts"
+import { type MoveOutcome, proposeOffline, replayMoves } from "../../../stages/experiment-kit/moves.ts"
 
 const file = `const LEARNING_RATE = 0.01
 const HIDDEN = 32
@@ -52,7 +52,7 @@ describe("offline proposer", () => {
           baseCommit: "c0",
           resultCommit: "c1",
           improvement: 0.2,
-          editJson: JSON.stringify({ direction: "", rationale: "", description: "", changes: [{ path: "train.mjs", kind: "replace", search: "const LEARNING_RATE = 0.01", replace: "const LEARNING_RATE = 0.02" }] }),
+          edit: { direction: "", rationale: "", description: "", changes: [{ path: "train.mjs", kind: "replace", search: "const LEARNING_RATE = 0.01", replace: "const LEARNING_RATE = 0.02" }] },
         },
       ],
       "c0",
