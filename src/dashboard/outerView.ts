@@ -4,7 +4,9 @@
  * (the reflection texts are served separately, on demand). Pure.
  */
 import type { CandidateRecord, EvaluationRecord, ProposalRecord } from "../domain/Candidate.ts"
-import type { OuterStageData } from "../pipeline/report/model.ts"
+import type { OuterSummary } from "../domain/StageSummary.ts"
+import { type OuterStageData, outerScores } from "../pipeline/report/model.ts"
+import { outerSummaryOf } from "../pipeline/StageKind.ts"
 
 export interface CandidateNode {
   readonly idx: number
@@ -59,7 +61,7 @@ export interface OuterView {
   readonly stage: string
   readonly arm: string
   readonly status: string
-  readonly summary: unknown
+  readonly summary: OuterSummary | null
   readonly candidates: ReadonlyArray<CandidateNode>
   readonly matrix: ScoreMatrix
   readonly pareto: ReadonlyArray<ParetoStep>
@@ -149,13 +151,13 @@ export const outerView = (data: OuterStageData): OuterView => {
   const pareto = paretoOverIterations(data.candidates, matrix, lastIteration)
   const front = new Set(pareto.at(-1)?.front ?? [])
   const meanOfIdx = new Map(matrix.rows.map((r) => [r.idx, r.mean]))
-  const bestIdx = matrix.rows.reduce<{ idx: number; mean: number } | undefined>((acc, r) => (r.mean !== null && (acc === undefined || r.mean > acc.mean) ? { idx: r.idx, mean: r.mean } : acc), undefined)?.idx
+  const bestIdx = outerScores(data.stage, data.candidates, data.evaluations).bestCandidate
   return {
     stageId: data.stage.id,
     stage: data.stage.name,
     arm: data.stage.arm,
     status: data.stage.status,
-    summary: data.stage.summary,
+    summary: outerSummaryOf(data.stage),
     candidates: data.candidates.map((c) => ({
       idx: c.idx,
       hash: c.hash.slice(0, 12),

@@ -3,9 +3,11 @@
  * report model: run rows, progress series (autoresearch style: points, running-best staircase) and
  * experiment rows. `outerView.ts` and `llmView.ts` shape the outer stage and the LLM ledger. Pure.
  */
+import { mean } from "../common/stats.ts"
 import type { Experiment, Judgement } from "../domain/Experiment.ts"
 import type { Run, StageRecord } from "../domain/Run.ts"
 import type { InnerReport, OuterReport, RunReport } from "../pipeline/report/model.ts"
+import { innerSummaryOf } from "../pipeline/StageKind.ts"
 
 /** Bounds a text sent to the browser by lines and characters, and says whether it was cut. */
 export const preview = (text: string | null, maxLines = 80, maxChars = 6000): { readonly text: string | null; readonly truncated: boolean } => {
@@ -208,16 +210,16 @@ export const progressSeries = (stage: StageRecord, experiments: ReadonlyArray<Ex
   const shown = rows.filter((e) => charted.has(e.purpose) && !unfinished.has(e.status))
   const points = shown.map(progressPoint)
   const means = new Map(shown.filter((e) => e.judgement !== null).map((e) => [e.id, e.judgement!.candidateMean]))
-  const summary = (stage.summary ?? {}) as { metric?: unknown; direction?: unknown; baseline?: unknown }
+  const summary = innerSummaryOf(stage)
   const baselineRuns = points.filter((p) => p.purpose === "baseline" && p.metric !== null)
   return {
     stageId: stage.id,
     stage: stage.name,
     arm: stage.arm,
     status: stage.status,
-    metric: typeof summary.metric === "string" ? summary.metric : "metric",
-    direction: summary.direction === "maximize" ? "maximize" : "minimize",
-    baseline: typeof summary.baseline === "number" ? summary.baseline : baselineRuns.length > 0 ? baselineRuns.reduce((s, p) => s + p.metric!, 0) / baselineRuns.length : null,
+    metric: summary?.metric ?? "metric",
+    direction: summary?.direction ?? "minimize",
+    baseline: summary?.baseline ?? (baselineRuns.length > 0 ? mean(baselineRuns.map((p) => p.metric!)) : null),
     points,
     best: runningBest(points, means),
     running: rows.filter((e) => e.status === "running").length,

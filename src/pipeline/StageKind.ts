@@ -13,6 +13,7 @@ import type { ResolvedConfig, StageEntryDecoder } from "../config.ts"
 import type { LlmError, StageFailed, WorkspaceError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
+import { InnerSummary as InnerSummaryCodec, type InnerSummary, OuterSummary as OuterSummaryCodec, type OuterSummary, type StageRole } from "../domain/StageSummary.ts"
 import { strictParseOptions, summarizeIssue } from "../common/schemaIssues.ts"
 import type { Llm } from "../services/Llm.ts"
 import type { Progress } from "../services/Progress.ts"
@@ -39,10 +40,10 @@ export interface StageContext<Options> {
   readonly shouldStop: Effect.Effect<boolean>
 }
 
-export interface StageOutcome {
+export interface StageOutcome<Summary = unknown> {
   readonly handoff: Handoff
-  /** Figures for status and reports (JSON-serialisable). */
-  readonly summary: Record<string, unknown>
+  /** Figures for status and reports, of the kind's `summary` schema. */
+  readonly summary: Summary
   /** True when the stage ended early because a stop was requested. */
   readonly stopped?: boolean
 }
@@ -51,18 +52,26 @@ export type StageServices = Store | Library | Llm | Prompts | Progress | StageEx
 
 export type StageRunError = StageFailed | LlmError | WorkspaceError
 
-export interface StageKind<Fields extends Schema.Struct.Fields = Schema.Struct.Fields> {
+export interface StageKind<Fields extends Schema.Struct.Fields = Schema.Struct.Fields, Summary = unknown> {
   readonly kind: string
   readonly description: string
   /**
    * `outer` stages shape what the inner stages search (instructions, directions); `inner` stages change the
    * target's code. The `inner-only` arm runs only the inner stages.
    */
-  readonly role: "outer" | "inner"
+  readonly role: StageRole
   /** Schema of the entry's options (every key except `kind` and `name`); unknown keys are rejected. */
   readonly options: Schema.Struct<Fields>
-  readonly run: (context: StageContext<Schema.Struct<Fields>["Type"]>) => Effect.Effect<StageOutcome, StageRunError, StageServices>
+  /**
+   * Schema of the outcome's summary. It holds at least the fields of the role's summary (InnerSummary or
+   * OuterSummary), which is what the report, the CLI and the dashboard decode; the summary is checked
+   * against it before it is stored.
+   */
+  readonly summary: Schema.Codec<Summary, unknown>
+  readonly run: (context: StageContext<Schema.Struct<Fields>["Type"]>) => Effect.Effect<StageOutcome<Summary>, StageRunError, StageServices>
 }
+
+type RoleSummary<Role extends StageRole> = Role extends "inner" ? InnerSummary : OuterSummary
 
 const registryKey = Symbol.for("twoloop.stageKinds")
 
@@ -72,7 +81,9 @@ const registry = (): Map<string, StageKind<any>> => {
 }
 
 /** Makes a stage kind available to configs; registering the same kind name again replaces it. */
-export const registerStageKind = <Fields extends Schema.Struct.Fields>(kind: StageKind<Fields>): StageKind<Fields> => {
+export const registerStageKind = <Fields extends Schema.Struct.Fields, Role extends StageRole, Summary extends RoleSummary<Role>>(
+  kind: StageKind<Fields, Summary> & { readonly role: Role },
+): StageKind<Fields, Summary> => {
   registry().set(kind.kind, kind)
   return kind
 }
@@ -94,3 +105,26 @@ export const registryDecoder: StageEntryDecoder = {
     return { ok: false, message: issue ? summarizeIssue(issue, [at]) : `${at}: invalid options` }
   },
 }
+
+/** A stage kind's role; a kind not registered in this process counts by its name (gepa is outer). */
+export const roleOf = (kind: string): StageRole => getStageKind(kind)?.role ?? (kind === "gepa" ? "outer" : "inner")
+
+const decodeInner = Schema.decodeUnknownExit(InnerSummaryCodec)
+const decodeOuter = Schema.decodeUnknownExit(OuterSummaryCodec)
+
+/** An inner stage's stored summary, decoded with the role's schema; null while there is none (or one from an older twoloop). */
+export const innerSummaryOf = (stage: Pick<StageRecord, "summary">): InnerSummary | null => {
+  if (stage.summary === null) return null
+  const exit = decodeInner(stage.summary)
+  return Exit.isSuccess(exit) ? exit.value : null
+}
+
+/** An outer stage's stored summary, decoded with the role's schema; null while there is none (or one from an older twoloop). */
+export const outerSummaryOf = (stage: Pick<StageRecord, "summary">): OuterSummary | null => {
+  if (stage.summary === null) return null
+  const exit = decodeOuter(stage.summary)
+  return Exit.isSuccess(exit) ? exit.value : null
+}
+
+/** Checks a stage's outcome summary against its kind's schema and gives the JSON-ready value to store. */
+export const encodeSummary = (kind: StageKind<any, any>, summary: unknown): unknown => Schema.encodeUnknownSync(kind.summary as Schema.Codec<unknown, unknown>)(summary)

@@ -7,11 +7,11 @@
 import { Effect } from "effect"
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml"
 import { sha256 } from "../common/hash.ts"
-import type { Components } from "../domain/Candidate.ts"
+import { decodeConfigSnapshot } from "../config.ts"
+import { bestCandidate, type Components, lineageOf, validationMeans } from "../domain/Candidate.ts"
 import type { LibraryEntry } from "../domain/LibraryEntry.ts"
 import type { StoreShape } from "../services/Store.ts"
 import { reportOf } from "./report/write.ts"
-import { validationMeans } from "./report/model.ts"
 
 export const entryId = (components: Components) => sha256(JSON.stringify(components)).slice(0, 12)
 
@@ -86,42 +86,30 @@ export const parseEntryMarkdown = (text: string, file: string): ParsedEntry => {
   }
 }
 
-/** The lineage of a candidate: its index and its ancestors', oldest first. */
-const lineageOf = (candidates: ReadonlyArray<{ idx: number; parents: ReadonlyArray<number> }>, idx: number): Array<string> => {
-  const byIdx = new Map(candidates.map((c) => [c.idx, c]))
-  const out: Array<number> = []
-  const visit = (i: number) => {
-    if (out.includes(i)) return
-    for (const parent of byIdx.get(i)?.parents ?? []) visit(parent)
-    out.push(i)
-  }
-  visit(idx)
-  return out.map(String)
-}
-
 /** Saves the best candidate of each completed outer stage of a run into the library; returns the saved entries. */
 export const saveRunPrompts = (store: StoreShape, library: StoreShape, runId: string): Effect.Effect<Array<LibraryEntry>> =>
   Effect.gen(function* () {
     const built = yield* reportOf(store, runId)
     if (!built) return []
     const { report, data } = built
-    const config = JSON.parse(data.run.configJson) as { target?: { metric?: { name?: string; direction?: string } }; reflectionModel?: string }
+    const snapshot = decodeConfigSnapshot(data.run.configJson)
+    const config = snapshot.ok ? snapshot.config : undefined
     const saved: Array<LibraryEntry> = []
     for (const outer of data.outer.filter((o) => o.stage.status === "completed")) {
       const means = validationMeans(outer.evaluations)
-      const best = [...outer.candidates].sort((a, b) => (means.get(b.hash) ?? -Infinity) - (means.get(a.hash) ?? -Infinity) || a.idx - b.idx)[0]
+      const best = bestCandidate(outer.candidates, means)
       if (!best) continue
       const inner = report.arms[outer.stage.arm] ?? null
       const entry: LibraryEntry = {
         id: entryId(best.components),
         project: data.run.name,
         target: data.run.targetDir,
-        metric: config.target?.metric?.name ?? "",
-        direction: config.target?.metric?.direction ?? "minimize",
+        metric: config?.target.metric.name ?? "",
+        direction: config?.target.metric.direction ?? "minimize",
         gain: inner?.gain ?? null,
         runId,
-        lineage: lineageOf(outer.candidates, best.idx),
-        model: config.reflectionModel ?? "offline",
+        lineage: lineageOf(outer.candidates, best.idx).map(String),
+        model: config?.reflectionModel ?? "offline",
         offline: best.offline || outer.candidates.some((c) => c.offline),
         components: best.components,
         source: `run ${runId}, stage ${outer.stage.name}, candidate ${best.idx} (val score ${means.get(best.hash)?.toFixed(4) ?? "?"})`,

@@ -16,6 +16,7 @@ import { sha256 } from "../common/hash.ts"
 import { RunError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
+import type { InnerSummary, OuterSummary, StageRole } from "../domain/StageSummary.ts"
 import { Progress } from "../services/Progress.ts"
 import { Store } from "../services/Store.ts"
 import { lockOwnerId } from "../services/store/runs.ts"
@@ -23,7 +24,7 @@ import { Workspace } from "../services/Workspace.ts"
 import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
 import { writeReport } from "./report/write.ts"
-import { getStageKind, registryDecoder, type StageRunError, type StageServices } from "./StageKind.ts"
+import { encodeSummary, getStageKind, innerSummaryOf, outerSummaryOf, registryDecoder, roleOf, type StageRunError, type StageServices } from "./StageKind.ts"
 import { failpoint } from "../services/failpoints.ts"
 
 export interface RunOptions {
@@ -43,7 +44,15 @@ export interface StageResult {
   readonly name: string
   readonly kind: string
   readonly status: string
+  readonly role: StageRole
+  /** The role's figures from the stage's summary (null for the other role, or when it has none). */
+  readonly inner: InnerSummary | null
+  readonly outer: OuterSummary | null
+  /** The summary as the stage kind wrote it (its own schema). */
   readonly summary: unknown
+  /** The stage's experiment rows, and how many were kept. */
+  readonly experiments: number
+  readonly kept: number
 }
 
 export interface RunSummary {
@@ -151,13 +160,14 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
                   : store.runs.setStageStatus(stage.id, Cause.hasInterruptsOnly(stageExit.cause) ? "interrupted" : "failed", describeCause(stageExit.cause)),
               ),
             )
+          const summary = encodeSummary(kind, outcome.summary)
           if (outcome.stopped) {
-            yield* store.runs.saveStageSummary(stage.id, outcome.summary)
+            yield* store.runs.saveStageSummary(stage.id, summary)
             yield* store.runs.setStageStatus(stage.id, "interrupted", "stopped on request")
             status = "interrupted"
             break outer
           }
-          yield* store.runs.completeStage(stage.id, outcome.handoff, outcome.summary)
+          yield* store.runs.completeStage(stage.id, outcome.handoff, summary)
           yield* failpoint("stage-completed")
           handoff = outcome.handoff
         }
@@ -188,7 +198,25 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
       name: run.name,
       status,
       runDir: run.runDir,
-      stages: finalStages.map((s) => ({ id: s.id, arm: s.arm, name: s.name, kind: s.kind, status: s.status, summary: s.summary })),
+      stages: yield* Effect.forEach(finalStages, (s) =>
+        Effect.gen(function* () {
+          const role = roleOf(s.kind)
+          const counts = yield* store.experiments.statusCounts({ stageId: s.id })
+          return {
+            id: s.id,
+            arm: s.arm,
+            name: s.name,
+            kind: s.kind,
+            status: s.status,
+            role,
+            inner: role === "inner" ? innerSummaryOf(s) : null,
+            outer: role === "outer" ? outerSummaryOf(s) : null,
+            summary: s.summary,
+            experiments: Object.values(counts).reduce((sum, n) => sum + n, 0),
+            kept: counts.keep ?? 0,
+          }
+        }),
+      ),
       reportFile: written?.markdownFile ?? null,
     }
   }).pipe(

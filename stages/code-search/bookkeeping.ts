@@ -4,6 +4,7 @@
  * it is derived from the store alone, a resumed stage sees exactly what the killed one had recorded. Pure.
  */
 import type { MetricDirection } from "../../src/config.ts"
+import type { CodeSearchSummary } from "./summary.ts"
 import type { Experiment } from "../../src/domain/Experiment.ts"
 import type { KeptEdit } from "../../src/domain/Handoff.ts"
 import type { RecentExperiment } from "../experiment-kit/agentPrompt.ts"
@@ -85,33 +86,16 @@ export const recentExperiments = (experiments: ReadonlyArray<Experiment>, limit:
       reason: e.reason,
     }))
 
-export interface StageSummary {
-  readonly metric: string
-  readonly direction: MetricDirection
-  readonly baseline: number | null
-  readonly best: number | null
-  /** Improvement of the best over the baseline (positive = better), or null before a baseline exists. */
-  readonly gain: number | null
-  readonly bestCommit: string
-  readonly bestExperimentId: number | null
-  /** Sequence number of the experiment that produced the best (how many experiments it took). */
-  readonly experimentsToBest: number | null
-  readonly experiments: number
-  readonly kept: number
-  readonly discarded: number
-  readonly crashed: number
-  readonly timedOut: number
-  readonly rejected: number
-  readonly noiseSigma: number
-  readonly experimentSeconds: number
-  readonly offline: boolean
-  readonly proposer: string
-}
+/** The figures the stage's rows determine (the rest of the summary comes from the stage's settings). */
+export type RowFigures = Pick<
+  CodeSearchSummary,
+  "metric" | "direction" | "baseline" | "best" | "gain" | "bestCommit" | "bestExperimentId" | "experimentsToBest" | "experiments" | "kept" | "discarded" | "crashed" | "timedOut" | "rejected" | "noiseSigma" | "experimentSeconds" | "offline" | "proposer"
+> & { readonly bestCommit: string }
 
 export const summarize = (
   experiments: ReadonlyArray<Experiment>,
   context: { metric: string; direction: MetricDirection; baseCommit: string; noiseSigma: number; offline: boolean; proposer: string },
-): StageSummary => {
+): RowFigures => {
   const baseline = baselineRuns(experiments)
   const incumbent = currentIncumbent(experiments, context.baseCommit)
   const baselineMean = baseline.length > 0 ? mean(baseline) : null

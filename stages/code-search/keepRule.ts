@@ -51,13 +51,17 @@ export interface JudgeInput {
   readonly canConfirm: boolean
 }
 
+/** The gate a mean of `n` candidate runs must clear against an incumbent measured `k` times. */
+export const keepGate = (options: Pick<KeepRuleOptions, "minDelta" | "noiseK">, sigma: number, n: number, k: number): number =>
+  Math.max(options.minDelta, options.noiseK * sigma * Math.sqrt(1 / n + 1 / k))
+
 export const judge = (input: JudgeInput, options: KeepRuleOptions): Judgement => {
   const incumbent = mean(input.incumbentRuns)
   const candidateMean = mean(input.candidateRuns)
   const n = input.candidateRuns.length
   const k = input.incumbentRuns.length
   const delta = improvement(input.direction, incumbent, candidateMean)
-  const gate = Math.max(options.minDelta, options.noiseK * input.noise.sigma * Math.sqrt(1 / n + 1 / k))
+  const gate = keepGate(options, input.noise.sigma, n, k)
   const numbers = {
     incumbent,
     candidateMean,

@@ -20,7 +20,7 @@ import type { Workspace } from "../../src/services/Workspace.ts"
 import { baselineRuns, currentIncumbent, inFlight, isUnfinished, movesOf, noiseGroups, recentExperiments } from "./bookkeeping.ts"
 import { applyChanges } from "../experiment-kit/edits.ts"
 import { killOrphans, type RunPlacement } from "../experiment-kit/runner.ts"
-import { pooledNoise } from "./keepRule.ts"
+import { keepGate, pooledNoise } from "./keepRule.ts"
 import type { ProposalResult, Proposer } from "../experiment-kit/proposers.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { settle } from "./settle.ts"
@@ -123,7 +123,7 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
         const files = yield* runtime.filesAt(incumbent.commit).pipe(Effect.orDie)
         const { history, pending } = movesOf(experiments, runtime.setup.baseCommit, initialFiles)
         const noise = pooledNoise(noiseGroups(experiments))
-        const gate = Math.max(settings.minDelta, settings.noiseK * noise.sigma * Math.sqrt(1 + 1 / Math.max(1, incumbent.runs.length)))
+        const gate = keepGate(settings, noise.sigma, 1, Math.max(1, incumbent.runs.length))
         const result = yield* proposer.propose({
           worker: index,
           incumbent: { commit: incumbent.commit, metric: mean(incumbent.runs), runs: incumbent.runs.length },

@@ -20,6 +20,7 @@ import { makeAgentProposer, makeOfflineProposer, type Proposer } from "../experi
 import { makeRuntime } from "./runtime.ts"
 import { prepareTargetWorkspace } from "../experiment-kit/targetWorkspace.ts"
 import { runSearch, stopFileExists } from "./search.ts"
+import { CodeSearchSummary } from "./summary.ts"
 
 const fail = (stage: string, message: string) => new StageFailed({ stage, message: `${stage}: ${message}` })
 
@@ -107,18 +108,18 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
 
     const experiments = yield* runtime.experiments
     const noise = pooledNoise(noiseGroups(experiments))
-    const summary = summarize(experiments, { metric: config.target.metric.name, direction: config.target.metric.direction, baseCommit: setup.baseCommit, noiseSigma: noise.sigma, offline: proposer.offline, proposer: proposer.offline ? "offline" : config.model })
-    for (const worktree of setup.worktrees) yield* workspace.resetTo(worktree, summary.bestCommit)
+    const figures = summarize(experiments, { metric: config.target.metric.name, direction: config.target.metric.direction, baseCommit: setup.baseCommit, noiseSigma: noise.sigma, offline: proposer.offline, proposer: proposer.offline ? "offline" : config.model })
+    for (const worktree of setup.worktrees) yield* workspace.resetTo(worktree, figures.bestCommit)
     const stopped = yield* context.shouldStop
     const times = experiments.flatMap((e) => [Date.parse(e.createdAt), ...(e.endedAt ? [Date.parse(e.endedAt)] : [])])
     const wallSeconds = times.length > 0 ? (Math.max(...times) - Math.min(...times)) / 1000 : 0
     const handoff: Handoff = {
       ...(context.input.instructions ? { instructions: context.input.instructions } : {}),
       ...(context.input.directions ? { directions: context.input.directions } : {}),
-      commit: summary.bestCommit,
+      commit: figures.bestCommit,
       repo: setup.repo,
       keptEdits: keptEdits(experiments),
-      metric: { baseline: summary.baseline, best: summary.best },
+      metric: { baseline: figures.baseline, best: figures.best },
       offline: proposer.offline,
     }
     const show = (x: number | null) => (x === null ? "-" : Number(x.toPrecision(5)))
@@ -126,31 +127,29 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       runId: context.runId,
       stageId: stage.id,
       kind: "stage-finished",
-      message: `${stage.name}: ${config.target.metric.name} ${show(summary.baseline)} → ${show(summary.best)} (gain ${show(summary.gain)}, noise σ ${show(summary.noiseSigma)}) in ${summary.experiments} experiments: ${summary.kept} kept, ${summary.discarded} discarded, ${summary.crashed} crashed, ${summary.timedOut} timed out, ${summary.rejected} rejected [${proposer.offline ? "offline proposer" : config.model}]; results: ${runtime.resultsFile}`,
+      message: `${stage.name}: ${config.target.metric.name} ${show(figures.baseline)} → ${show(figures.best)} (gain ${show(figures.gain)}, noise σ ${show(figures.noiseSigma)}) in ${figures.experiments} experiments: ${figures.kept} kept, ${figures.discarded} discarded, ${figures.crashed} crashed, ${figures.timedOut} timed out, ${figures.rejected} rejected [${proposer.offline ? "offline proposer" : config.model}]; results: ${runtime.resultsFile}`,
     })
-    return {
-      handoff,
-      stopped,
-      summary: {
-        ...summary,
-        workers: settings.workers,
-        wallSeconds,
-        dutyCycle: wallSeconds > 0 ? summary.experimentSeconds / (wallSeconds * settings.workers) : null,
-        proposalsRebased: yield* Ref.get(runtime.rebasedRuns),
-        instructionsSource: instructions.source,
-        directions: directions.length,
-        resultsFile: runtime.resultsFile,
-        repo: setup.repo,
-        branches: setup.worktrees.map((w) => w.branch),
-        timeBudgetSeconds: settings.timeBudgetSeconds,
-      },
+    const summary: CodeSearchSummary = {
+      ...figures,
+      branches: setup.worktrees.map((w) => w.branch),
+      timeBudgetSeconds: settings.timeBudgetSeconds,
+      workers: settings.workers,
+      wallSeconds,
+      dutyCycle: wallSeconds > 0 ? figures.experimentSeconds / (wallSeconds * settings.workers) : null,
+      proposalsRebased: yield* Ref.get(runtime.rebasedRuns),
+      instructionsSource: instructions.source,
+      directions: directions.length,
+      resultsFile: runtime.resultsFile,
+      repo: setup.repo,
     }
+    return { handoff, stopped, summary }
   })
 
-export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields> = registerStageKind({
+export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields, CodeSearchSummary> = registerStageKind({
   kind: "code-search",
   description: "edits the training code and keeps noise-gated improvements on a git branch",
   role: "inner",
   options: CodeSearchOptions,
+  summary: CodeSearchSummary,
   run: runCodeSearch,
 })

@@ -111,7 +111,7 @@ export const restoredState = (stored: StoredState, validationScores: ReadonlyArr
       origin: record.origin,
       libraryEntryId: record.libraryEntryId,
       iteration: record.iteration,
-      discoveryMetricCalls: record.metricCalls,
+      metricCalls: record.metricCalls,
       offline: record.offline,
       valScores: validationScores[index]!,
     }),

@@ -107,14 +107,14 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
       return { kind: "done", proposal: { ...reflection, sumAfter, accepted: false, reason }, candidate: undefined, summary: `rejected: ${reason}` } as const
     }
 
-    const discoveryMetricCalls = state.ledger.metricCalls
+    const metricCalls = state.ledger.metricCalls
     const validation = yield* engine.evaluator.evaluate(child, "val", engine.valset)
     const candidate = state.pool.add({
       ...child,
       parents: [parentIndex],
       origin: "reflection",
       iteration,
-      discoveryMetricCalls,
+      metricCalls,
       offline: proposed.offline,
       valScores: new Map(validation.map((result) => [result.example.id, result.score])),
     })
@@ -122,8 +122,8 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     const reason = `${comparison}${partial}`
     return {
       kind: "done",
-      proposal: { ...reflection, sumAfter, accepted: true, reason, childIdx: candidate.index },
+      proposal: { ...reflection, sumAfter, accepted: true, reason, childIdx: candidate.idx },
       candidate,
-      summary: `accepted candidate ${candidate.index} from parent ${parentIndex} (${comparison}, val mean ${formatScore(candidate.mean)})`,
+      summary: `accepted candidate ${candidate.idx} from parent ${parentIndex} (${comparison}, val mean ${formatScore(candidate.mean)})`,
     } as const
   })

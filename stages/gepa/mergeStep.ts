@@ -62,7 +62,7 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     }
 
     const gate = new Set(gateIds)
-    const discoveryMetricCalls = state.ledger.metricCalls
+    const metricCalls = state.ledger.metricCalls
     const rest = yield* engine.evaluator.evaluate(child, "val", engine.valset.filter((example) => !gate.has(example.id)))
     const valScores = new Map([...gateResults, ...rest].map((result) => [result.example.id, result.score]))
     const candidate = pool.add({
@@ -70,18 +70,18 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
       parents: [triplet.first, triplet.second],
       origin: "merge",
       iteration: state.iteration,
-      discoveryMetricCalls,
+      metricCalls,
       offline: engine.reflector.mode === "offline" || first.offline || second.offline,
       valScores: new Map(engine.valIds.filter((id) => valScores.has(id)).map((id) => [id, valScores.get(id)!])),
     })
     state.pointers.push(inheritPointer([state.pointers[triplet.first]!, state.pointers[triplet.second]!]))
     merge.due -= 1
     merge.performed += 1
-    const proposal: ProposalDraft = { ...draft, accepted: true, reason: comparison, childIdx: candidate.index }
+    const proposal: ProposalDraft = { ...draft, accepted: true, reason: comparison, childIdx: candidate.idx }
     return {
       kind: "done",
       proposal,
       candidate,
-      summary: `merged ${triplet.first} and ${triplet.second} into candidate ${candidate.index} (val mean ${formatScore(candidate.mean)})`,
+      summary: `merged ${triplet.first} and ${triplet.second} into candidate ${candidate.idx} (val mean ${formatScore(candidate.mean)})`,
     } as const
   })

@@ -8,7 +8,7 @@
 import { Clock, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import { parseModelSpec } from "../../src/config.ts"
-import type { CandidateOrigin, ProposalRecord } from "../../src/domain/Candidate.ts"
+import type { ProposalRecord, ScoredCandidate } from "../../src/domain/Candidate.ts"
 import { ConfigError, type LlmError } from "../../src/domain/errors.ts"
 import type { Llm } from "../../src/services/Llm.ts"
 import { Progress } from "../../src/services/Progress.ts"
@@ -74,19 +74,8 @@ export interface OptimizeOptions<Example extends GepaExample, E = never, R = nev
   readonly stageId?: number | null
 }
 
-export interface OptimizedCandidate {
-  readonly index: number
-  readonly components: Components
-  readonly hash: string
-  readonly parents: ReadonlyArray<number>
-  readonly origin: CandidateOrigin
-  readonly iteration: number
-  /** Metric calls used before the candidate's full validation. */
-  readonly discoveryMetricCalls: number
-  readonly offline: boolean
-  readonly valScores: Readonly<Record<string, number>>
-  readonly meanScore: number
-}
+/** A candidate of the result: the stored record (`metricCalls`: the budget spent before its full validation) with its validation scores. */
+export type OptimizedCandidate = ScoredCandidate
 
 export interface OptimizeResult {
   /** Highest mean validation score (first found wins ties). */
@@ -200,7 +189,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
         parents: [],
         origin: "seed",
         iteration: 0,
-        discoveryMetricCalls: 0,
+        metricCalls: 0,
         offline: false,
         valScores: new Map(results.map((result) => [result.example.id, result.score])),
       })
@@ -239,15 +228,15 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
           origin: "library",
           libraryEntryId: extra.libraryEntryId,
           iteration: 0,
-          discoveryMetricCalls: discovery,
+          metricCalls: discovery,
           offline: false,
           valScores: new Map(results.map((result) => [result.example.id, result.score])),
         })
         state.pointers.push(0)
         state.patience.bestMean = Math.max(state.patience.bestMean, added.mean)
         yield* commit(added, undefined)
-        yield* emit("library-seed-evaluated", `gepa: library entry ${extra.libraryEntryId} joins as candidate ${added.index} (val mean ${formatMean(added.mean)}); ${budgetText()}`, {
-          candidate: added.index,
+        yield* emit("library-seed-evaluated", `gepa: library entry ${extra.libraryEntryId} joins as candidate ${added.idx} (val mean ${formatMean(added.mean)}); ${budgetText()}`, {
+          candidate: added.idx,
           mean: added.mean,
         })
       }
@@ -303,9 +292,9 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       state.iteration += 1
       yield* commit(outcome.candidate, { ...proposal, metricCalls: state.ledger.metricCalls })
       if (outcome.candidate !== undefined)
-        yield* emit("candidate-accepted", `gepa: candidate ${outcome.candidate.index} accepted at iteration ${iteration} (val mean ${formatMean(outcome.candidate.mean)})`, {
+        yield* emit("candidate-accepted", `gepa: candidate ${outcome.candidate.idx} accepted at iteration ${iteration} (val mean ${formatMean(outcome.candidate.mean)})`, {
           iteration,
-          candidate: outcome.candidate.index,
+          candidate: outcome.candidate.idx,
           mean: outcome.candidate.mean,
         })
       yield* emit(
@@ -315,25 +304,12 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       )
     }
 
-    const candidates = state.pool.candidates.map(
-      (candidate): OptimizedCandidate => ({
-        index: candidate.index,
-        components: candidate.components,
-        hash: candidate.hash,
-        parents: candidate.parents,
-        origin: candidate.origin,
-        iteration: candidate.iteration,
-        discoveryMetricCalls: candidate.discoveryMetricCalls,
-        offline: candidate.offline,
-        valScores: Object.fromEntries(candidate.valScores),
-        meanScore: candidate.mean,
-      }),
-    )
+    const candidates = state.pool.candidates
     const best = candidates[state.pool.bestIndex()]!
     yield* emit(
       "optimization-finished",
-      `gepa finished after ${state.iteration - 1} iterations: ${stopReasonText[stopReason]}; best candidate ${best.index} (val mean ${formatMean(best.meanScore)}); ${budgetText()}`,
-      { stopReason, best: best.index, mean: best.meanScore, metricCalls: state.ledger.metricCalls },
+      `gepa finished after ${state.iteration - 1} iterations: ${stopReasonText[stopReason]}; best candidate ${best.idx} (val mean ${formatMean(best.mean)}); ${budgetText()}`,
+      { stopReason, best: best.idx, mean: best.mean, metricCalls: state.ledger.metricCalls },
     )
     return {
       best,

@@ -3,29 +3,13 @@
  * mean and discovery budget, plus the per-example Pareto fronts, maintained incrementally so that adding
  * a candidate costs O(validation size) and reading the fronts never rescans the pool.
  */
-import type { CandidateOrigin, CandidateRecord } from "../../src/domain/Candidate.ts"
-import type { Components } from "./candidate.ts"
+import type { CandidateRecord, ScoredCandidate } from "../../src/domain/Candidate.ts"
 import { addToFronts, type Fronts, meanScore, selectCurrentBest } from "./pareto.ts"
 
-export interface PoolCandidate {
-  readonly index: number
-  readonly components: Components
-  readonly hash: string
-  /** 0 parents for the seed, 1 for a reflective child, 2 for a merge. */
-  readonly parents: ReadonlyArray<number>
-  readonly origin: CandidateOrigin
-  /** For a seed from the prompt library: the entry it came from. */
-  readonly libraryEntryId?: string | null
-  /** The iteration that produced it (0 for the seed). */
-  readonly iteration: number
-  /** Metric calls used before its full validation (the budget spent when it was found). */
-  readonly discoveryMetricCalls: number
-  readonly offline: boolean
-  readonly valScores: ReadonlyMap<string, number>
-  readonly mean: number
-}
+/** A candidate in the pool: the stored record plus its validation scores and their mean. */
+export type PoolCandidate = ScoredCandidate
 
-export type NewPoolCandidate = Omit<PoolCandidate, "index" | "mean">
+export type NewPoolCandidate = Omit<ScoredCandidate, "idx" | "mean" | "libraryEntryId"> & { readonly libraryEntryId?: string | null }
 
 export class CandidatePool {
   readonly candidates: Array<PoolCandidate> = []
@@ -34,7 +18,7 @@ export class CandidatePool {
 
   add(candidate: NewPoolCandidate): PoolCandidate {
     const index = this.candidates.length
-    const added: PoolCandidate = { ...candidate, index, mean: meanScore(candidate.valScores) }
+    const added: PoolCandidate = { ...candidate, libraryEntryId: candidate.libraryEntryId ?? null, idx: index, mean: meanScore(candidate.valScores) }
     this.candidates.push(added)
     this.means.push(added.mean)
     addToFronts(this.fronts, index, candidate.valScores)
@@ -65,14 +49,5 @@ export class CandidatePool {
   }
 }
 
-export const toCandidateRecord = (candidate: PoolCandidate): CandidateRecord => ({
-  idx: candidate.index,
-  hash: candidate.hash,
-  components: candidate.components,
-  parents: candidate.parents,
-  origin: candidate.origin,
-  libraryEntryId: candidate.libraryEntryId ?? null,
-  iteration: candidate.iteration,
-  metricCalls: candidate.discoveryMetricCalls,
-  offline: candidate.offline,
-})
+/** The stored part of a pool candidate. */
+export const toCandidateRecord = ({ valScores: _scores, mean: _mean, ...record }: PoolCandidate): CandidateRecord => record

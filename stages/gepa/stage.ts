@@ -8,7 +8,9 @@ import { Effect, Schema } from "effect"
 import * as path from "node:path"
 import { ModelString, NonEmptyString, NonNegativeInt, PositiveInt, PositiveNumber } from "../../src/config.ts"
 import { StageFailed } from "../../src/domain/errors.ts"
+import { descendsFromLibrary, seedOf } from "../../src/domain/Candidate.ts"
 import type { LibraryEntry } from "../../src/domain/LibraryEntry.ts"
+import { OuterSummary } from "../../src/domain/StageSummary.ts"
 import { Library } from "../../src/services/Store.ts"
 import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
 import { adapterKindRegistry, type GepaAdapterKind } from "./adapterKinds.ts"
@@ -89,42 +91,34 @@ const runGepa = (context: StageContext<GepaOptions>) =>
       runId: context.runId,
       stageId: context.stage.id,
     }).pipe(Effect.catchTag("ConfigError", (error) => Effect.fail(new StageFailed({ message: error.message, stage: context.stage.name }))))
-    const seed = result.candidates[0]!
+    const seed = seedOf(result.candidates)!
     const best = result.best
     const extra = prepared.handoff ? yield* prepared.handoff(best.components) : {}
     const libraryCandidates = result.candidates.filter((c) => c.origin === "library")
+    const summary: OuterSummary = {
+      seedScore: seed.mean,
+      bestScore: best.mean,
+      bestCandidate: best.idx,
+      candidates: result.candidates.length,
+      iterations: result.iterations,
+      metricCalls: result.metricCalls,
+      reflectionCostUsd: result.reflectionCostUsd,
+      stopReason: result.stopReason,
+      offline: reflectionModel === "offline",
+      libraryEntries: libraryCandidates.length,
+      libraryWon: libraryCandidates.length > 0 ? descendsFromLibrary(result.candidates, best.idx) : null,
+    }
     return {
       handoff: {
         instructions: (prepared.instructions ?? renderComponents)(best.components),
-        metric: { baseline: seed.meanScore, best: best.meanScore },
+        metric: { baseline: seed.mean, best: best.mean },
         offline: reflectionModel === "offline",
         ...extra,
       },
-      summary: {
-        seedScore: seed.meanScore,
-        bestScore: best.meanScore,
-        offline: reflectionModel === "offline",
-        libraryEntries: libraryCandidates.length,
-        libraryWon: libraryCandidates.length > 0 ? descendsFromLibrary(result.candidates, best.index) : null,
-        candidates: result.candidates.length,
-        iterations: result.iterations,
-        metricCalls: result.metricCalls,
-        reflectionCostUsd: result.reflectionCostUsd,
-        stopReason: result.stopReason,
-        best: best.index,
-        bestMean: best.meanScore,
-        seedMean: seed.meanScore,
-      },
+      summary,
       stopped: result.stopReason === "stop-requested",
     }
   })
-
-/** True when the candidate is a library seed or descends from one. */
-const descendsFromLibrary = (candidates: ReadonlyArray<{ index: number; parents: ReadonlyArray<number>; origin: string }>, index: number): boolean => {
-  const candidate = candidates[index]
-  if (!candidate) return false
-  return candidate.origin === "library" || candidate.parents.some((parent) => descendsFromLibrary(candidates, parent))
-}
 
 /** Resolves `seedFromLibrary` to library entries whose components fit the seed's. */
 const librarySeeds = (context: StageContext<GepaOptions>, option: GepaOptions["seedFromLibrary"], seed: Components) =>
@@ -162,8 +156,9 @@ export const makeGepaStageKind = (adapterKinds: ReadonlyArray<GepaAdapterKind<an
     description: "GEPA: reflective evolution of text components (prompts, instructions) with Pareto selection",
     role: "outer",
     options,
+    summary: OuterSummary,
     run: (context) => runGepa(context as StageContext<GepaOptions>),
-  } satisfies StageKind<typeof options.fields>
+  } satisfies StageKind<typeof options.fields, OuterSummary>
 }
 
 /** Adds an adapter kind (replacing one of the same name) and re-registers the `gepa` stage kind with it. */

@@ -21,14 +21,14 @@ export const printRunSummary = (summary: RunSummary) =>
     yield* printLine()
     yield* printLine(`run ${summary.runId} ${summary.status}; run directory: ${summary.runDir}`)
     for (const stage of summary.stages) {
-      const s = stage.summary as Record<string, unknown> | null
       const arm = stage.arm === "hybrid" ? "" : `[${stage.arm}] `
-      const detail =
-        s && typeof s.baseline === "number"
-          ? `${s.metric} ${Number((s.baseline as number).toPrecision(5))} → ${Number((s.best as number).toPrecision(5))} (gain ${Number((s.gain as number).toPrecision(4))}), ${s.kept}/${s.experiments} kept${s.offline ? ", offline proposer" : ""}`
-          : s && typeof s.bestScore === "number"
-            ? `score ${Number((s.seedScore as number).toPrecision(4))} → ${Number((s.bestScore as number).toPrecision(4))} over ${s.candidates} candidates${s.offline ? ", offline reflector" : ""}`
-            : ""
+      const show = (value: number | null, digits: number) => (value === null ? "–" : String(Number(value.toPrecision(digits))))
+      const { inner, outer } = stage
+      const detail = inner
+        ? `${inner.metric} ${show(inner.baseline, 5)} → ${show(inner.best, 5)} (gain ${show(inner.gain, 4)}), ${stage.kept}/${stage.experiments} kept${inner.offline ? ", offline proposer" : ""}`
+        : outer
+          ? `score ${show(outer.seedScore, 4)} → ${show(outer.bestScore, 4)} over ${outer.candidates} candidates${outer.offline ? ", offline reflector" : ""}`
+          : ""
       yield* printLine(`  ${arm}${stage.name} (${stage.kind}): ${stage.status}${detail ? ` — ${detail}` : ""}`)
     }
     if (summary.reportFile) yield* printLine(`report: ${summary.reportFile}`)

@@ -2,6 +2,7 @@
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { RunError } from "../../domain/errors.ts"
+import { innerSummaryOf, outerSummaryOf, roleOf } from "../../pipeline/StageKind.ts"
 import { Store } from "../../services/Store.ts"
 import { configFlag, locateStore, printLine, storeFlag } from "../shared.ts"
 
@@ -40,9 +41,10 @@ export const statusCommand = Command.make(
             const order = ["keep", "discard", "crash", "timeout", "rejected", "measured", "running", "planned"]
             yield* printLine(`    experiments ${total}: ${order.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ")}`)
           }
-          const summary = stage.summary as Record<string, unknown> | null
-          if (summary && "baseline" in summary) yield* printLine(`    ${show(summary.metric)}: baseline ${show(summary.baseline)}, best ${show(summary.best)}, gain ${show(summary.gain)}, noise σ ${show(summary.noiseSigma)}${summary.offline ? " [offline proposer]" : ""}`)
-          if (summary && "bestScore" in summary) yield* printLine(`    score: seed ${show(summary.seedScore)}, best ${show(summary.bestScore)}, ${show(summary.candidates)} candidates, ${show(summary.metricCalls)} metric calls${summary.offline ? " [offline reflector]" : ""}`)
+          const inner = roleOf(stage.kind) === "inner" ? innerSummaryOf(stage) : null
+          const outer = roleOf(stage.kind) === "outer" ? outerSummaryOf(stage) : null
+          if (inner) yield* printLine(`    ${inner.metric}: baseline ${show(inner.baseline)}, best ${show(inner.best)}, gain ${show(inner.gain)}, noise σ ${show(inner.noiseSigma)}${inner.offline ? " [offline proposer]" : ""}`)
+          if (outer) yield* printLine(`    score: seed ${show(outer.seedScore)}, best ${show(outer.bestScore)}, ${outer.candidates} candidates, ${outer.metricCalls} metric calls${outer.offline ? " [offline reflector]" : ""}`)
         }
         const llm = yield* store.llmCalls.llmTotals({ runId: run.id })
         if (llm.calls > 0) yield* printLine(`  llm: ${llm.calls} calls, ${llm.inputTokens} in / ${llm.outputTokens} out tokens, cost ${llm.costUsd === null ? "unknown (unpriced model)" : `$${llm.costUsd.toFixed(4)}`}`)

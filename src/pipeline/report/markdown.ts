@@ -4,7 +4,9 @@
  * the environment. Offline proposers and reflectors are labelled wherever their results appear. Pure.
  */
 import type { Experiment } from "../../domain/Experiment.ts"
-import { type ReportData, type RunReport, validationMeans } from "./model.ts"
+import { validationMeans } from "../../domain/Candidate.ts"
+import { innerSummaryOf } from "../StageKind.ts"
+import type { ReportData, RunReport } from "./model.ts"
 
 const num = (value: number | null | undefined, digits = 5) => (value === null || value === undefined || !Number.isFinite(value) ? "–" : String(Number(value.toPrecision(digits))))
 const signed = (value: number | null | undefined) => (value === null || value === undefined ? "–" : `${value >= 0 ? "+" : ""}${num(value, 4)}`)
@@ -55,8 +57,8 @@ export const renderMarkdown = (report: RunReport, data: ReportData, options: Mar
     out.push("")
     out.push(`## Inner stage ${stage.name}${stage.arm === "hybrid" ? "" : ` (arm ${stage.arm})`}`)
     out.push("")
-    const summary = (stage.summary ?? {}) as Record<string, unknown>
-    out.push(`${stage.status}; ${rows.length} experiments: ${inner?.kept ?? 0} kept, ${inner?.discarded ?? 0} discarded, ${inner?.crashed ?? 0} crashed, ${inner?.timedOut ?? 0} timed out, ${inner?.rejected ?? 0} rejected. ${summary.timeBudgetSeconds ? `${summary.timeBudgetSeconds} s per run. ` : ""}Proposer: ${inner?.offline ? "offline (no LLM)" : String(summary.proposer ?? "LLM")}. Best commit \`${String(summary.bestCommit ?? "–").slice(0, 10)}\`${Array.isArray(summary.branches) ? ` on branch \`${summary.branches[0]}\`` : ""}.`)
+    const summary = innerSummaryOf(stage)
+    out.push(`${stage.status}; ${rows.length} experiments: ${inner?.kept ?? 0} kept, ${inner?.discarded ?? 0} discarded, ${inner?.crashed ?? 0} crashed, ${inner?.timedOut ?? 0} timed out, ${inner?.rejected ?? 0} rejected. ${summary?.timeBudgetSeconds ? `${summary.timeBudgetSeconds} s per run. ` : ""}Proposer: ${inner?.offline ? "offline (no LLM)" : (summary?.proposer ?? "LLM")}. Best commit \`${(summary?.bestCommit ?? "–").slice(0, 10)}\`${summary && summary.branches.length > 0 ? ` on branch \`${summary.branches[0]}\`` : ""}.`)
     const chart = options.charts.get(stage.id)
     if (chart) out.push("", `![progress of ${stage.name}](${chart})`)
     const kept = rows.filter((e) => e.status === "keep")

@@ -4,11 +4,12 @@
  * report --format json`, the dashboard). Pure: `buildReport` takes rows, `loadReportData` reads them.
  */
 import { Effect } from "effect"
-import type { CandidateRecord, EvaluationRecord, ProposalRecord } from "../../domain/Candidate.ts"
+import { bestCandidate, type CandidateRecord, descendsFromLibrary, type EvaluationRecord, type ProposalRecord, seedOf, validationMeans } from "../../domain/Candidate.ts"
 import type { Experiment } from "../../domain/Experiment.ts"
 import type { Run, StageRecord } from "../../domain/Run.ts"
 import type { StoreShape } from "../../services/Store.ts"
 import type { LlmTotals } from "../../services/store/llmCalls.ts"
+import { innerSummaryOf, outerSummaryOf } from "../StageKind.ts"
 
 export interface OuterStageData {
   readonly stage: StageRecord
@@ -73,80 +74,68 @@ export interface RunReport {
   readonly outerStages: ReadonlyArray<OuterReport>
 }
 
-/** Mean validation score per candidate hash. */
-export const validationMeans = (evaluations: ReadonlyArray<EvaluationRecord>): Map<string, number> => {
-  const sums = new Map<string, { sum: number; n: number }>()
-  for (const e of evaluations) {
-    if (e.split !== "val") continue
-    const entry = sums.get(e.candidateHash) ?? { sum: 0, n: 0 }
-    entry.sum += e.score
-    entry.n += 1
-    sums.set(e.candidateHash, entry)
+/**
+ * Seed score, best score and gain of an outer stage: from its summary once it has one, else (while it runs)
+ * from its rows by the domain's candidate rules. The dashboard's runs list uses the same function.
+ */
+export const outerScores = (
+  stage: Pick<StageRecord, "summary">,
+  candidates: ReadonlyArray<Pick<CandidateRecord, "idx" | "hash" | "origin">>,
+  evaluations: ReadonlyArray<Pick<EvaluationRecord, "candidateHash" | "split" | "score">>,
+): { readonly seedScore: number | null; readonly bestScore: number | null; readonly gain: number | null; readonly bestCandidate: number | null } => {
+  const summary = outerSummaryOf(stage)
+  if (summary) {
+    const { seedScore, bestScore, bestCandidate } = summary
+    return { seedScore, bestScore, bestCandidate, gain: seedScore !== null && bestScore !== null ? bestScore - seedScore : null }
   }
-  return new Map([...sums].map(([hash, { sum, n }]) => [hash, sum / n]))
+  const means = validationMeans(evaluations)
+  const seed = seedOf(candidates)
+  const best = bestCandidate(candidates, means)
+  const seedScore = seed ? (means.get(seed.hash) ?? null) : null
+  const bestScore = best ? means.get(best.hash)! : null
+  return { seedScore, bestScore, bestCandidate: best?.idx ?? null, gain: seedScore !== null && bestScore !== null ? bestScore - seedScore : null }
 }
 
 export const outerReport = (data: OuterStageData): OuterReport => {
-  const means = validationMeans(data.evaluations)
-  const scored = data.candidates.map((c) => ({ candidate: c, score: means.get(c.hash) ?? null }))
-  const seed = scored.find((s) => s.candidate.origin === "seed") ?? scored[0]
-  const best = scored.reduce<(typeof scored)[number] | undefined>((acc, s) => (s.score !== null && (acc?.score === null || acc === undefined || s.score > acc.score!) ? s : acc), undefined)
-  const summary = (data.stage.summary ?? {}) as { metricCalls?: unknown; offline?: unknown }
-  const offline = typeof summary.offline === "boolean" ? summary.offline : data.candidates.some((c) => c.offline) || data.proposals.some((p) => p.offline)
+  const summary = outerSummaryOf(data.stage)
+  const scores = outerScores(data.stage, data.candidates, data.evaluations)
   const hasLibrary = data.candidates.some((c) => c.origin === "library")
   return {
     stage: data.stage.name,
-    seedScore: seed?.score ?? null,
-    bestScore: best?.score ?? null,
-    gain: seed?.score != null && best?.score != null ? best.score - seed.score : null,
-    metricCalls: typeof summary.metricCalls === "number" ? summary.metricCalls : data.evaluations.length,
+    seedScore: scores.seedScore,
+    bestScore: scores.bestScore,
+    gain: scores.gain,
+    metricCalls: summary?.metricCalls ?? data.evaluations.length,
     candidates: data.candidates.length,
-    offline,
-    bestCandidate: best?.candidate.idx ?? null,
-    libraryWon: hasLibrary ? best?.candidate.origin === "library" || (best !== undefined && lineageHasLibrary(data.candidates, best.candidate.idx)) : null,
+    offline: summary?.offline ?? (data.candidates.some((c) => c.offline) || data.proposals.some((p) => p.offline)),
+    bestCandidate: scores.bestCandidate,
+    libraryWon: summary ? summary.libraryWon : hasLibrary && scores.bestCandidate !== null ? descendsFromLibrary(data.candidates, scores.bestCandidate) : null,
   }
-}
-
-const lineageHasLibrary = (candidates: ReadonlyArray<CandidateRecord>, idx: number): boolean => {
-  const byIdx = new Map(candidates.map((c) => [c.idx, c]))
-  const seen = new Set<number>()
-  const stack = [idx]
-  while (stack.length > 0) {
-    const next = stack.pop()!
-    if (seen.has(next)) continue
-    seen.add(next)
-    const candidate = byIdx.get(next)
-    if (!candidate) continue
-    if (candidate.origin === "library") return true
-    stack.push(...candidate.parents)
-  }
-  return false
 }
 
 export const innerReport = (stage: StageRecord, experiments: ReadonlyArray<Experiment>): InnerReport => {
-  const summary = (stage.summary ?? {}) as Partial<Record<string, unknown>>
+  const summary = innerSummaryOf(stage)
   const rows = experiments.filter((e) => e.stageId === stage.id)
   const count = (status: string) => rows.filter((e) => e.status === status).length
-  const num = (key: string) => (typeof summary[key] === "number" ? (summary[key] as number) : null)
   return {
     stage: stage.name,
     arm: stage.arm,
-    metric: typeof summary.metric === "string" ? summary.metric : "",
-    direction: summary.direction === "maximize" ? "maximize" : "minimize",
-    baseline: num("baseline"),
-    best: num("best"),
-    gain: num("gain"),
+    metric: summary?.metric ?? "",
+    direction: summary?.direction ?? "minimize",
+    baseline: summary?.baseline ?? null,
+    best: summary?.best ?? null,
+    gain: summary?.gain ?? null,
     experiments: rows.length,
     kept: count("keep"),
     discarded: count("discard"),
     crashed: count("crash"),
     timedOut: count("timeout"),
     rejected: count("rejected"),
-    noiseSigma: num("noiseSigma"),
-    offline: typeof summary.offline === "boolean" ? summary.offline : rows.some((e) => e.offline),
-    experimentsToBest: num("experimentsToBest"),
-    bestCommit: typeof summary.bestCommit === "string" ? summary.bestCommit : null,
-    timeBudgetSeconds: num("timeBudgetSeconds"),
+    noiseSigma: summary?.noiseSigma ?? null,
+    offline: summary?.offline ?? rows.some((e) => e.offline),
+    experimentsToBest: summary?.experimentsToBest ?? null,
+    bestCommit: summary?.bestCommit ?? null,
+    timeBudgetSeconds: summary?.timeBudgetSeconds ?? null,
   }
 }
 
@@ -160,7 +149,7 @@ export const buildReport = (data: ReportData): RunReport => {
   const started = Date.parse(data.run.startedAt)
   const ended = data.run.endedAt ? Date.parse(data.run.endedAt) : Date.now()
   const wallSeconds = Math.max(0, (ended - started) / 1000)
-  const slots = Math.max(1, ...data.stages.map((s) => ((s.summary as { workers?: unknown } | null)?.workers as number | undefined) ?? 1))
+  const slots = Math.max(1, ...data.stages.map((s) => (data.roles[s.kind] === "inner" ? (innerSummaryOf(s)?.workers ?? 1) : 1)))
   return {
     runId: data.run.id,
     status: data.run.status,

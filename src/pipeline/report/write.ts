@@ -3,12 +3,10 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { StoreShape } from "../../services/Store.ts"
-import { getStageKind } from "../StageKind.ts"
+import { innerSummaryOf, roleOf } from "../StageKind.ts"
 import { progressChartSvg } from "./chart.ts"
 import { renderMarkdown } from "./markdown.ts"
 import { buildReport, loadReportData, type ReportData, type RunReport } from "./model.ts"
-
-export const roleOf = (kind: string): "outer" | "inner" => getStageKind(kind)?.role ?? (kind === "gepa" ? "outer" : "inner")
 
 export const reportOf = (store: StoreShape, runId: string): Effect.Effect<{ report: RunReport; data: ReportData } | undefined> =>
   loadReportData(store, runId, roleOf).pipe(Effect.map((data) => (data ? { report: buildReport(data), data } : undefined)))
@@ -28,11 +26,11 @@ export const writeReport = (store: StoreShape, runId: string): Effect.Effect<Wri
     const charts = new Map<number, string>()
     for (const stage of data.stages.filter((s) => data.roles[s.kind] === "inner")) {
       const rows = data.experiments.filter((e) => e.stageId === stage.id)
-      const summary = (stage.summary ?? {}) as { metric?: string; direction?: "minimize" | "maximize" }
+      const summary = innerSummaryOf(stage)
       const name = `progress-${stage.arm === "hybrid" ? "" : `${stage.arm}-`}${stage.name}.svg`
       const svg = progressChartSvg(rows, {
-        metric: summary.metric ?? "metric",
-        direction: summary.direction ?? "minimize",
+        metric: summary?.metric ?? "metric",
+        direction: summary?.direction ?? "minimize",
         title: `${data.run.name}: ${stage.name}${stage.arm === "hybrid" ? "" : ` (${stage.arm})`} — ${rows.length} experiments`,
       })
       fs.writeFileSync(path.join(data.run.runDir, name), svg)

@@ -153,7 +153,7 @@ describe("metric-call budget in a run", () => {
         minibatchSize: 4,
       })
       expect(result.stopReason).toBe("score-threshold")
-      expect(result.best.meanScore).toBe(0.5)
+      expect(result.best.mean).toBe(0.5)
       expect(result.candidates).toHaveLength(3)
     }).pipe(Effect.provide(engineLayer(scriptedModel([appendMissingWord])))))
 

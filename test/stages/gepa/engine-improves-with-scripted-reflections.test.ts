@@ -35,15 +35,15 @@ describe("optimize with a deterministic adapter and scripted reflections", () =>
       expect(result.iterations).toBe(5)
 
       expect(result.candidates.map((c) => c.parents)).toEqual([[], [0], [1], [2]])
-      expect(result.candidates.map((c) => c.meanScore)).toEqual([0, 1 / 3, 2 / 3, 1])
-      expect(result.candidates.map((c) => c.discoveryMetricCalls)).toEqual([0, 9, 15, 21])
+      expect(result.candidates.map((c) => c.mean)).toEqual([0, 1 / 3, 2 / 3, 1])
+      expect(result.candidates.map((c) => c.metricCalls)).toEqual([0, 9, 15, 21])
       for (const child of result.candidates.slice(1)) {
         const parentWords = result.candidates[child.parents[0]!]!.components[0]![1].split(" ")
         const childWords = child.components[0]![1].split(" ")
         expect(childWords.slice(0, -1)).toEqual(parentWords)
         expect(words).toContain(childWords.at(-1))
       }
-      expect(result.best.index).toBe(3)
+      expect(result.best.idx).toBe(3)
       expect(result.best.components).toEqual([["instruction", `solve ${result.best.components[0]![1].split(" ").slice(1).join(" ")}`]])
 
       const proposals = port.proposals()
@@ -171,7 +171,7 @@ describe("optimize with a deterministic adapter and scripted reflections", () =>
       expect(port.proposals().every((p) => p.offline)).toBe(true)
       const reflections = yield* port.reflections(1)
       expect(reflections).toMatchObject([{ component: "instruction", prompt: "(offline reflector)", offline: true }])
-      expect(result.best.meanScore).toBe(1)
+      expect(result.best.mean).toBe(1)
     }).pipe(Effect.provide(engineLayer(model)))
   })
 

@@ -119,7 +119,7 @@ describe("the gepa stage kind", () => {
       expect(final.stage.summary).toEqual(referenceRow.stage.summary)
       expect(final.stage.handoff).toEqual(referenceRow.stage.handoff)
       const handoff = final.stage.handoff as { instructions: string; metric: { baseline: number; best: number } }
-      expect(handoff.instructions).toBe(final.candidates[(final.stage.summary as { best: number }).best]!.components[0]![1])
+      expect(handoff.instructions).toBe(final.candidates[(final.stage.summary as { bestCandidate: number }).bestCandidate]!.components[0]![1])
       expect(handoff.metric.best).toBeGreaterThan(handoff.metric.baseline)
 
       const seedCallsOnVal = taskCalls.filter((call) => call.system === "Solve the word problem." && valset.some((example) => example.input === call.user))

@@ -101,7 +101,7 @@ const comparable = (result: OptimizeResult) => ({
   reflectionCostUsd: result.reflectionCostUsd,
   iterations: result.iterations,
   stopReason: result.stopReason,
-  best: result.best.index,
+  best: result.best.idx,
 })
 
 describe("kill and resume on a real SQLite store", () => {

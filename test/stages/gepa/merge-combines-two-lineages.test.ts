@@ -64,16 +64,16 @@ describe("merge in a run", () => {
         ["first", "x a"],
         ["second", "y b"],
       ])
-      expect(child.valScores).toEqual({ v0: 1, v1: 1, v2: 0, v3: 1, v4: 1 })
-      expect(result.best.index).toBe(child.index)
+      expect(Object.fromEntries(child.valScores)).toEqual({ v0: 1, v1: 1, v2: 0, v3: 1, v4: 1 })
+      expect(result.best.idx).toBe(child.idx)
 
       const proposal = port.proposals().find((p) => p.kind === "merge")!
-      expect(proposal).toMatchObject({ accepted: true, childIdx: child.index, sumAfter: 4, sumBefore: 3 })
+      expect(proposal).toMatchObject({ accepted: true, childIdx: child.idx, sumAfter: 4, sumBefore: 3 })
       expect([...proposal.minibatch].sort()).toEqual(["v0", "v1", "v2", "v3", "v4"])
       const before = port.proposals()[port.proposals().indexOf(proposal) - 1]!
       expect(before).toMatchObject({ kind: "reflection", accepted: true })
       // the gate ids are validation ids the full validation then reuses from the cache
-      expect(child.discoveryMetricCalls).toBe(proposal.metricCalls)
+      expect(child.metricCalls).toBe(proposal.metricCalls)
     }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
   })
 
@@ -92,7 +92,7 @@ describe("merge in a run", () => {
         seed: 1,
       })
       expect(result.candidates.some((c) => c.origin === "merge")).toBe(false)
-      expect(result.best.meanScore).toBe(0.6)
+      expect(result.best.mean).toBe(0.6)
     }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
   })
 })

@@ -108,10 +108,10 @@ describe("prompt optimization with the mock model", () => {
       }).pipe(Effect.provide(Layer.mergeAll(Llm.layerWith(settings, (model) => (model === "openai:task" ? task : reflector)), Prompts.layer).pipe(Layer.provideMerge(Store.layer(storeFile())))))
 
       const seed = result.candidates[0]!
-      expect(result.best.meanScore).toBeGreaterThan(seed.meanScore + 0.2)
+      expect(result.best.mean).toBeGreaterThan(seed.mean + 0.2)
       expect(result.best.components[0]![1]).toMatch(/Unit facts: .*1 \w+/)
-      expect(seed.valScores[val[3]!.id]).toBe(0)
-      expect(result.best.valScores[val[3]!.id]).toBe(0)
+      expect(seed.valScores.get(val[3]!.id)).toBe(0)
+      expect(result.best.valScores.get(val[3]!.id)).toBe(0)
       const firstTask = messagesOf(task.doGenerateCalls[0]!.prompt as never)
       expect(firstTask.system).toBe("Solve the word problem. End with the number.")
       const reflection = port.proposals().find((p) => p.reflectionPrompt !== null)!
@@ -153,7 +153,7 @@ describe("prompt optimization over HTTP (openai-compatible provider)", () => {
         concurrency: 3,
       }).pipe(Effect.provide(Layer.mergeAll(Llm.layer({ ...settings, env: { TWOLOOP_API_KEY: "sk-test" } }), Prompts.layer).pipe(Layer.provideMerge(Store.layer(storeFile())))))
 
-      expect(result.best.meanScore).toBeGreaterThan(result.candidates[0]!.meanScore)
+      expect(result.best.mean).toBeGreaterThan(result.candidates[0]!.mean)
       const taskRequests = server.requests.filter((r) => r.body.model === "task")
       const reflectionRequests = server.requests.filter((r) => r.body.model === "reflector")
       expect(taskRequests.length).toBe(result.metricCalls)

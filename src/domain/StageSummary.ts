@@ -1,0 +1,59 @@
+/**
+ * What a stage reports when it ends (or stops), by role. Every stage kind declares its own summary schema,
+ * which must contain its role's fields: the report, the CLI and the dashboard decode a stored summary with
+ * the role's schema below (extra fields are the kind's own business).
+ */
+import { Schema } from "effect"
+
+const NullableNumber = Schema.NullOr(Schema.Number)
+
+/** An inner stage: a metric measured on real runs, noise-gated. */
+export const InnerSummary = Schema.Struct({
+  metric: Schema.String,
+  direction: Schema.Literals(["minimize", "maximize"]),
+  /** Mean of the baseline runs; null before a baseline exists. */
+  baseline: NullableNumber,
+  /** Mean of the incumbent's runs at the end. */
+  best: NullableNumber,
+  /** Improvement of the best over the baseline (positive = better). */
+  gain: NullableNumber,
+  /** Pooled run-to-run σ behind the keep gate. */
+  noiseSigma: NullableNumber,
+  /** Sequence number of the experiment that produced the best (0: the baseline). */
+  experimentsToBest: NullableNumber,
+  bestCommit: Schema.NullOr(Schema.String),
+  /** Branches holding the kept commits. */
+  branches: Schema.Array(Schema.String),
+  timeBudgetSeconds: NullableNumber,
+  /** Experiment slots used at once. */
+  workers: Schema.Number,
+  /** Process seconds of all experiments, and the wall time they spanned. */
+  experimentSeconds: Schema.Number,
+  wallSeconds: Schema.Number,
+  /** True when the proposals came from the offline (no-LLM) proposer. */
+  offline: Schema.Boolean,
+  /** "offline" or the model string. */
+  proposer: Schema.String,
+})
+export type InnerSummary = typeof InnerSummary.Type
+
+/** An outer stage: scores of candidate instructions on proxy evaluations (0–1, higher is better). */
+export const OuterSummary = Schema.Struct({
+  seedScore: NullableNumber,
+  bestScore: NullableNumber,
+  /** Index of the best candidate. */
+  bestCandidate: NullableNumber,
+  candidates: Schema.Number,
+  iterations: Schema.Number,
+  metricCalls: Schema.Number,
+  reflectionCostUsd: Schema.Number,
+  stopReason: Schema.String,
+  /** True when the reflections came from the offline (no-LLM) reflector. */
+  offline: Schema.Boolean,
+  /** Library entries that joined the seed, and whether the best descends from one (null: none joined). */
+  libraryEntries: Schema.Number,
+  libraryWon: Schema.NullOr(Schema.Boolean),
+})
+export type OuterSummary = typeof OuterSummary.Type
+
+export type StageRole = "outer" | "inner"
