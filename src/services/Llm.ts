@@ -6,17 +6,20 @@
  * with bounded exponential backoff, then fails with LlmError. Every attempt, failed or not, is written to
  * the llm_calls ledger with tokens, cost (null when the price is unknown) and latency, with secret values
  * redacted. Interrupting the calling fiber aborts the HTTP request. `offline` is never callable here.
+ * Structured outputs send the strict-mode JSON Schema of structuredOutput.ts to every provider and decode
+ * replies through its codec; the prompt hash covers the schema as sent.
  */
 import { createOpenAI } from "@ai-sdk/openai"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import { APICallError, generateText, jsonSchema, type LanguageModel, NoObjectGeneratedError, Output } from "ai"
-import { Cause, Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
 import { makeRedactor } from "../common/secrets.ts"
 import { Store } from "./Store.ts"
 import { failpoint } from "./failpoints.ts"
+import { type StructuredOutput, structuredOutputOf } from "./structuredOutput.ts"
 
 export interface LlmSettings {
   readonly timeoutSeconds: number
@@ -25,7 +28,7 @@ export interface LlmSettings {
   readonly temperature: number | undefined
   readonly structuredOutputs: boolean
   readonly prices: Readonly<Record<string, { inputPerMillion: number; outputPerMillion: number }>>
-  /** Where keys are read from; defaults to process.env. */
+  /** Where keys (and `OPENAI_BASE_URL`) are read from; defaults to process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** First backoff delay; doubles per retry (tests shorten it). */
   readonly backoffMillis?: number
@@ -41,6 +44,8 @@ export interface LlmRequest {
   readonly templateHash?: string
   readonly runId?: string | null
   readonly stageId?: number | null
+  /** Caps the reply's length (a reply cut short fails as malformed or empty). */
+  readonly maxOutputTokens?: number
 }
 
 export interface LlmResult<A> {
@@ -73,7 +78,13 @@ export const costOf = (prices: LlmSettings["prices"], model: string, inputTokens
 
 export type ModelResolver = (model: string) => LanguageModel
 
-/** Resolves config model strings to AI SDK models, reading keys from `env` at resolution time. */
+/** Where `openai:` models are called: `OPENAI_BASE_URL` (a proxy, gateway or Azure-style endpoint) or OpenAI. */
+export const openaiBaseURL = (env: Readonly<Record<string, string | undefined>>) => env.OPENAI_BASE_URL?.trim() || "https://api.openai.com/v1"
+
+/**
+ * Resolves config model strings to AI SDK models, reading keys and `OPENAI_BASE_URL` from `env` at resolution
+ * time. `openai:` models use the Responses API; `openai-compatible:` models use chat completions.
+ */
 export const providerResolver = (settings: Pick<LlmSettings, "env" | "structuredOutputs">): ModelResolver => {
   const env = settings.env ?? process.env
   const cache = new Map<string, LanguageModel>()
@@ -84,7 +95,7 @@ export const providerResolver = (settings: Pick<LlmSettings, "env" | "structured
     if (!spec || spec.provider === "offline") throw new Error(`model ${JSON.stringify(model)} is not callable`)
     const resolved =
       spec.provider === "openai"
-        ? createOpenAI({ apiKey: env.OPENAI_API_KEY ?? "" })(spec.modelId)
+        ? createOpenAI({ apiKey: env.OPENAI_API_KEY ?? "", baseURL: openaiBaseURL(env) })(spec.modelId)
         : createOpenAICompatible({
             name: "openai-compatible",
             baseURL: spec.baseURL,
@@ -123,18 +134,13 @@ const classify = (model: string, error: unknown): LlmError => {
   return new LlmError({ message: `${model}: ${text}`, model, reason: network ? "network" : "http", retryable: network })
 }
 
-const schemaForSdk = <A>(schema: Schema.Codec<A, any>) => {
-  const document = Schema.toJsonSchemaDocument(schema)
-  const decode = Schema.decodeUnknownExit(schema)
-  return jsonSchema<A>(document.schema as Parameters<typeof jsonSchema>[0], {
+const schemaForSdk = <A>(output: StructuredOutput<A>) =>
+  jsonSchema<A>(output.jsonSchema as Parameters<typeof jsonSchema>[0], {
     validate: (value) => {
-      const exit = decode(value)
-      return Exit.isSuccess(exit)
-        ? { success: true, value: exit.value }
-        : { success: false, error: new Error(Cause.pretty(exit.cause)) }
+      const decoded = output.decode(value)
+      return decoded.ok ? { success: true, value: decoded.value } : { success: false, error: new Error(decoded.reason) }
     },
   })
-}
 
 export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
   Effect.gen(function* () {
@@ -152,9 +158,17 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
         const spec = parseModelSpec(model)
         if (!spec || spec.provider === "offline")
           return yield* new LlmError({ message: `model ${JSON.stringify(model)} cannot be called (offline runs use the built-in proposers)`, model, reason: "offline", retryable: false })
-        const outputSchema = structured ? schemaForSdk(structured.schema) : undefined
+        const output = structured ? structuredOutputOf(structured.schema) : undefined
+        const outputSchema = output ? schemaForSdk(output) : undefined
         const promptText = request.system ? `[system]\n${request.system}\n\n[user]\n${request.prompt}` : request.prompt
-        const promptHash = hashText(JSON.stringify({ system: request.system ?? null, prompt: request.prompt, schema: structured ? Schema.toJsonSchemaDocument(structured.schema).schema : null }))
+        const promptHash = hashText(
+          JSON.stringify({
+            system: request.system ?? null,
+            prompt: request.prompt,
+            schema: output ? output.jsonSchema : null,
+            ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
+          }),
+        )
         const ledger = {
           runId: request.runId ?? null,
           stageId: request.stageId ?? null,
@@ -168,7 +182,7 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
         if (settings.cache) {
           const hit = yield* store.llmCalls.cachedResponse(model, promptHash)
           if (hit !== undefined) {
-            const value = structured ? yield* decodeCached(structured.schema, hit, model) : (hit as A)
+            const value = output ? yield* decodeCached(output, hit, model) : (hit as A)
             const callId = yield* store.llmCalls.insertLlmCall({ ...ledger, responseText: hit, inputTokens: 0, outputTokens: 0, costUsd: 0, latencyMs: 0, cached: true, attempt: 1, error: null })
             return { value, text: hit, callId, cached: true, inputTokens: 0, outputTokens: 0, costUsd: 0 }
           }
@@ -187,6 +201,7 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
                 maxRetries: 0,
                 abortSignal: signal,
                 ...(settings.temperature !== undefined ? { temperature: settings.temperature } : {}),
+                ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
                 ...(outputSchema ? { output: Output.object({ schema: outputSchema, ...(structured?.name ? { name: structured.name } : {}) }) } : {}),
               }),
             catch: (error) => classify(model, error),
@@ -249,11 +264,15 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
         )
       }).pipe(Effect.withSpan(span))
 
-    const decodeCached = <A>(schema: Schema.Codec<A, any>, text: string, model: string) =>
-      Effect.try({
-        try: () => Schema.decodeUnknownSync(schema)(JSON.parse(text)),
-        catch: () => new LlmError({ message: `${model}: cached response no longer matches the schema`, model, reason: "malformed", retryable: false, raw: text }),
-      })
+    const decodeCached = <A>(output: StructuredOutput<A>, text: string, model: string) => {
+      const malformed = new LlmError({ message: `${model}: cached response no longer matches the schema`, model, reason: "malformed", retryable: false, raw: text })
+      return Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => malformed }).pipe(
+        Effect.flatMap((reply) => {
+          const decoded = output.decode(reply)
+          return decoded.ok ? Effect.succeed(decoded.value) : Effect.fail(malformed)
+        }),
+      )
+    }
 
     return Llm.of({
       generateText: (request) => call<string>(request, undefined, "Llm.generateText"),

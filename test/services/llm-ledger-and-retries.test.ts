@@ -180,3 +180,42 @@ describe("Llm over HTTP through @ai-sdk/openai-compatible", () => {
       expect(rows.map((r) => r.cached)).toEqual([0, 1])
     }).pipe(Effect.provide(layer({ cache: true }))))
 })
+
+describe("Llm over HTTP through @ai-sdk/openai (the Responses API)", () => {
+  const key = "sk-proj-settingsEnvKey0123456789"
+  let server: OpenAiServer
+  beforeAll(async () => {
+    server = await startOpenAiServer({ apiKey: key })
+  })
+  afterAll(() => server.close())
+  beforeEach(() => server.reset())
+
+  const layer = (env: Record<string, string>) =>
+    Llm.layer(settings({ env, prices: { "openai:priced-model": { inputPerMillion: 1, outputPerMillion: 2 } } })).pipe(Layer.provideMerge(storeLayer()))
+
+  it.live("calls OPENAI_BASE_URL from the settings' env with OPENAI_API_KEY, strict structured output, and OpenAI's usage as tokens and cost", () =>
+    Effect.gen(function* () {
+      server.enqueue({ kind: "text", content: JSON.stringify({ answer: "42", confidence: 0.9 }) })
+      const llm = yield* Llm
+      const result = yield* llm.generateObject({ purpose: "json", model: "openai:priced-model", prompt: "six times seven?", schema: Answer, schemaName: "answer" })
+      expect(result.value).toEqual({ answer: "42", confidence: 0.9 })
+      const request = server.requests[0]!
+      expect(request.path).toBe("/v1/responses")
+      expect(request.headers.authorization).toBe(`Bearer ${key}`)
+      expect(request.body.text.format).toMatchObject({ type: "json_schema", name: "answer", strict: true })
+      expect(result.inputTokens).toBeGreaterThan(0)
+      expect(result.outputTokens).toBe(Math.ceil(JSON.stringify({ answer: "42", confidence: 0.9 }).length / 4))
+      expect(result.costUsd).toBeCloseTo((result.inputTokens! * 1 + result.outputTokens! * 2) / 1e6, 12)
+    }).pipe(Effect.provide(layer({ OPENAI_API_KEY: key, OPENAI_BASE_URL: server.baseURL }))))
+
+  it.live("a refused key is a one-line, non-retryable HTTP error that does not carry the key", () =>
+    Effect.gen(function* () {
+      const llm = yield* Llm
+      const error = yield* Effect.flip(llm.generateText({ purpose: "auth", model: "openai:priced-model", prompt: "p" }))
+      expect(error).toMatchObject({ reason: "http", retryable: false })
+      expect(error.message).toMatch(/^openai:priced-model: HTTP 401: Incorrect API key provided/)
+      expect(error.message).not.toContain("\n")
+      expect(error.message).not.toContain("sk-proj-wrongKey0123456789")
+      expect(server.requests).toHaveLength(1)
+    }).pipe(Effect.provide(layer({ OPENAI_API_KEY: "sk-proj-wrongKey0123456789", OPENAI_BASE_URL: server.baseURL }))))
+})

@@ -1,9 +1,15 @@
 /**
- * A real HTTP server speaking the OpenAI chat-completions API, for tests of the provider path. Replies are
- * scripted: each request takes the next reply from the queue (or the fallback). Requests are recorded.
+ * A real HTTP server speaking the two OpenAI APIs twoloop's providers use, for tests of the provider path:
+ * `POST /v1/responses` (the `openai:` provider) and `POST /v1/chat/completions` (`openai-compatible:`).
+ * Like OpenAI, it refuses a strict structured-output request whose schema breaks the strict rules (HTTP 400,
+ * `invalid_request_error`, see openaiStrictSchema.ts), refuses a wrong key when it was given one (HTTP 401),
+ * honours the output-token cap (a reply past it is cut and marked incomplete) and reports usage in each
+ * API's own shape. Replies are scripted: each request takes the next reply from the queue (or the fallback).
+ * Every request is recorded, headers included.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { strictSchemaViolations } from "./openaiStrictSchema.ts"
 
 export type ScriptedReply =
   | { readonly kind: "text"; readonly content: string; readonly delayMs?: number }
@@ -14,8 +20,21 @@ export type ScriptedReply =
 
 export interface RecordedRequest {
   readonly path: string
+  /** Which API the path belongs to. */
+  readonly api: "responses" | "chat" | "other"
   readonly headers: http.IncomingHttpHeaders
   readonly body: any
+}
+
+export interface StructuredFormat {
+  readonly name: string
+  readonly strict: boolean
+  readonly schema: unknown
+}
+
+export interface OpenAiServerOptions {
+  /** When set, a request without `Authorization: Bearer <apiKey>` is refused with OpenAI's 401. */
+  readonly apiKey?: string
 }
 
 export interface OpenAiServer {
@@ -28,17 +47,101 @@ export interface OpenAiServer {
   readonly close: () => Promise<void>
 }
 
-const completion = (model: string, content: string) =>
-  JSON.stringify({
-    id: `chatcmpl-${Math.random().toString(36).slice(2)}`,
-    object: "chat.completion",
-    created: Math.floor(Date.now() / 1000),
-    model,
-    choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-    usage: { prompt_tokens: Math.ceil(content.length / 4) + 10, completion_tokens: Math.ceil(content.length / 4), total_tokens: 0 },
-  })
+const textOf = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? content.map((part) => (typeof part?.text === "string" ? part.text : "")).join("\n")
+      : ""
 
-export const startOpenAiServer = async (): Promise<OpenAiServer> => {
+/** The messages of a request, whichever API it used, as role and text. */
+export const messagesOf = (request: RecordedRequest): Array<{ role: string; text: string }> => {
+  const messages = request.api === "responses" ? (typeof request.body?.input === "string" ? [{ role: "user", content: request.body.input }] : request.body?.input) : request.body?.messages
+  return Array.isArray(messages) ? messages.map((message) => ({ role: String(message.role), text: textOf(message.content) })) : []
+}
+
+/** The text of the last message of a request (the user prompt). */
+export const promptOf = (request: RecordedRequest) => messagesOf(request).at(-1)?.text ?? ""
+
+/** The structured-output format a request asks for, whichever API it used; undefined for plain text. */
+export const structuredFormatOf = (request: RecordedRequest): StructuredFormat | undefined => {
+  const format = request.api === "responses" ? request.body?.text?.format : request.body?.response_format
+  if (format?.type !== "json_schema") return undefined
+  const spec = request.api === "responses" ? format : format.json_schema
+  return { name: String(spec?.name ?? ""), strict: spec?.strict === true, schema: spec?.schema }
+}
+
+const estimateTokens = (text: string) => Math.ceil(text.length / 4)
+
+const apiError = (status: number, error: { message: string; type: string; param: string | null; code: string | null }) => ({ status, body: JSON.stringify({ error }) })
+
+/** Why OpenAI would refuse this request before generating anything, or undefined. */
+const refusal = (request: RecordedRequest, apiKey: string | undefined) => {
+  const sent = String(request.headers.authorization ?? "")
+  if (apiKey !== undefined && sent !== `Bearer ${apiKey}`) {
+    const key = sent.replace(/^Bearer\s*/, "")
+    const masked = key.length > 8 ? `${key.slice(0, 3)}${"*".repeat(key.length - 7)}${key.slice(-4)}` : "***"
+    return apiError(401, { message: `Incorrect API key provided: ${masked}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: "invalid_request_error", param: null, code: "invalid_api_key" })
+  }
+  const format = structuredFormatOf(request)
+  if (format?.strict) {
+    const [violation] = strictSchemaViolations(format.schema)
+    if (violation !== undefined)
+      return request.api === "responses"
+        ? apiError(400, { message: `Invalid schema for response_format '${format.name}': ${violation}`, type: "invalid_request_error", param: "text.format.schema", code: "invalid_json_schema" })
+        : apiError(400, { message: `Invalid schema for response_format '${format.name}': ${violation}`, type: "invalid_request_error", param: "response_format", code: null })
+  }
+  return undefined
+}
+
+/** The reply as the request's API returns it: cut at the output-token cap, with usage in that API's shape. */
+const completion = (request: RecordedRequest, content: string) => {
+  const model = typeof request.body?.model === "string" ? request.body.model : "test-model"
+  const cap = request.api === "responses" ? request.body?.max_output_tokens : (request.body?.max_completion_tokens ?? request.body?.max_tokens)
+  const cut = typeof cap === "number" && estimateTokens(content) > cap
+  const text = cut ? content.slice(0, cap * 4) : content
+  const inputTokens = estimateTokens(messagesOf(request).map((m) => m.text).join("\n")) + 10
+  const outputTokens = estimateTokens(text)
+  const id = Math.random().toString(36).slice(2)
+  const created = Math.floor(Date.now() / 1000)
+  if (request.api === "responses")
+    return JSON.stringify({
+      id: `resp_${id}`,
+      object: "response",
+      created_at: created,
+      status: cut ? "incomplete" : "completed",
+      error: null,
+      incomplete_details: cut ? { reason: "max_output_tokens" } : null,
+      model,
+      output: [{ type: "message", id: `msg_${id}`, status: cut ? "incomplete" : "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] }],
+      usage: {
+        input_tokens: inputTokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: inputTokens + outputTokens,
+      },
+    })
+  return JSON.stringify({
+    id: `chatcmpl-${id}`,
+    object: "chat.completion",
+    created,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: cut ? "length" : "stop" }],
+    usage: {
+      prompt_tokens: inputTokens,
+      completion_tokens: outputTokens,
+      total_tokens: inputTokens + outputTokens,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    },
+  })
+}
+
+const apiOf = (url: string): RecordedRequest["api"] =>
+  /\/responses(\?|$)/.test(url) ? "responses" : /\/chat\/completions(\?|$)/.test(url) ? "chat" : "other"
+
+export const startOpenAiServer = async (options: OpenAiServerOptions = {}): Promise<OpenAiServer> => {
   const queue: Array<ScriptedReply> = []
   let fallback: ScriptedReply | undefined
   const requests: Array<RecordedRequest> = []
@@ -53,34 +156,27 @@ export const startOpenAiServer = async (): Promise<OpenAiServer> => {
       } catch {
         body = data
       }
-      const recorded = { path: req.url ?? "", headers: req.headers, body }
+      const path = req.url ?? ""
+      const recorded: RecordedRequest = { path, api: apiOf(path), headers: req.headers, body }
       requests.push(recorded)
-      const reply = queue.shift() ?? fallback
-      const model = typeof body?.model === "string" ? body.model : "test-model"
-      if (!reply) {
-        res.writeHead(500, { "content-type": "application/json" })
-        res.end(JSON.stringify({ error: { message: "no scripted reply left", type: "server_error" } }))
-        return
+      const send = (status: number, text: string, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { "content-type": "application/json", ...headers })
+        res.end(text)
       }
+      const refused = refusal(recorded, options.apiKey)
+      if (refused) return send(refused.status, refused.body)
+      const reply = queue.shift() ?? fallback
+      if (!reply) return send(500, JSON.stringify({ error: { message: "no scripted reply left", type: "server_error", param: null, code: null } }))
       switch (reply.kind) {
         case "text":
-          setTimeout(() => {
-            res.writeHead(200, { "content-type": "application/json" })
-            res.end(completion(model, reply.content))
-          }, reply.delayMs ?? 0)
+          setTimeout(() => send(200, completion(recorded, reply.content)), reply.delayMs ?? 0)
           return
         case "reply":
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end(completion(model, reply.respond(recorded)))
-          return
+          return send(200, completion(recorded, reply.respond(recorded)))
         case "status":
-          res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
-          res.end(reply.body ?? JSON.stringify({ error: { message: `scripted ${reply.status}`, type: "server_error" } }))
-          return
+          return send(reply.status, reply.body ?? JSON.stringify({ error: { message: `scripted ${reply.status}`, type: "server_error", param: null, code: null } }), reply.headers)
         case "raw":
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end(reply.body)
-          return
+          return send(200, reply.body)
         case "hang":
           return
       }

@@ -1,11 +1,11 @@
 /**
- * A deterministic stand-in for a research LLM behind the local OpenAI-compatible server: its replies are
+ * A deterministic stand-in for a research LLM behind the local OpenAI server (either API): its replies are
  * scripted but realistic — they read the prompt (the editable file, the feedback, the recent experiments)
  * and answer like a model would, so the same prompt always gets the same answer.
  */
-import type { RecordedRequest } from "./openaiServer.ts"
+import { promptOf, type RecordedRequest, structuredFormatOf } from "./openaiServer.ts"
 
-export const lastMessage = (request: RecordedRequest) => String(request.body.messages.at(-1).content)
+export const lastMessage = promptOf
 
 /** Proposes the next untried move among a fixed preference list, reading the current values from the prompt. */
 const proposeEdit = (prompt: string) => {
@@ -40,7 +40,7 @@ export const scriptedResearcher = (request: RecordedRequest) => {
     const learned = prompt.includes("better") ? "Changes that improved the loss on proxy runs should be pushed further." : "Prefer optimizer changes first."
     return `Here are the improved instructions:\n\`\`\`\n${current}\n${learned}\n\`\`\``
   }
-  if (request.body.response_format?.type === "json_schema") return proposeEdit(prompt)
+  if (structuredFormatOf(request) !== undefined) return proposeEdit(prompt)
   return "ok"
 }
 

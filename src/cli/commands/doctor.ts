@@ -1,17 +1,25 @@
 /**
  * `twoloop doctor`: checks what runs need — node, git, python and torch (for the PyTorch example), GPU
- * visibility, that the store can be written, and that the configured models answer. Exit code 1 when a
- * required check fails; optional ones only warn.
+ * visibility, that the store can be written, and that the configured models do what twoloop asks of them:
+ * the agent model takes one structured call with the real Edit schema, a separate reflection model one
+ * plain call, each capped at a few output tokens. Those calls go through the Llm service with a throwaway
+ * store (never the user's), no retries and no cache. Exit code 1 when a required check fails; optional
+ * ones only warn.
  */
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Command } from "effect/cli"
 import { execa } from "execa"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { parseModelSpec, type ResolvedConfig } from "../../config.ts"
-import { RunError } from "../../domain/errors.ts"
-import { queryGpus } from "../../services/executor/fingerprint.ts"
+import { Edit } from "../../domain/Edit.ts"
+import { type LlmError, RunError } from "../../domain/errors.ts"
+import { llmSettingsOf } from "../../pipeline/layers.ts"
 import { findConfigFile, loadConfig } from "../../pipeline/loadConfig.ts"
+import { queryGpus } from "../../services/executor/fingerprint.ts"
+import { Llm, openaiBaseURL } from "../../services/Llm.ts"
+import { Store } from "../../services/Store.ts"
 import { configFlag, printLine } from "../shared.ts"
 
 type Check = { readonly level: "ok" | "warn" | "fail"; readonly name: string; readonly detail: string }
@@ -45,69 +53,143 @@ export const storeCheck = (file: string): Check => {
   }
 }
 
-const modelCheck = async (model: string): Promise<Check> => {
-  const spec = parseModelSpec(model)
-  if (!spec || spec.provider === "offline") return { level: "ok", name: `model ${model}`, detail: "offline: built-in proposers, no LLM needed" }
-  const baseURL = spec.provider === "openai" ? "https://api.openai.com/v1" : spec.baseURL
-  const key = spec.provider === "openai" ? process.env.OPENAI_API_KEY : process.env.TWOLOOP_API_KEY
-  if (spec.provider === "openai" && !key) return { level: "fail", name: `model ${model}`, detail: "OPENAI_API_KEY is not set" }
-  try {
-    const response = await fetch(`${baseURL.replace(/\/$/, "")}/models`, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: AbortSignal.timeout(5000) })
-    if (response.status === 401 || response.status === 403) return { level: "fail", name: `model ${model}`, detail: `${baseURL} refused the key (HTTP ${response.status})` }
-    return { level: response.ok ? "ok" : "warn", name: `model ${model}`, detail: `${baseURL} answered HTTP ${response.status}` }
-  } catch (error) {
-    return { level: "fail", name: `model ${model}`, detail: `${baseURL} is unreachable: ${(error as Error).message}` }
+/** Enough for OpenAI's minimum (16) and a few words of JSON; a reply cut here still proves the request was accepted. */
+export const probeOutputTokens = 16
+
+const probePrompt =
+  "twoloop doctor: a connectivity check. Propose an edit that changes nothing: direction \"none\", rationale \"check\", " +
+  "description \"check\", and one replace change of \"x\" by \"x\" in train.py."
+
+/**
+ * What a probe's outcome says about a model. A reply that was cut at the token cap or does not decode
+ * still shows that the provider accepted the request and the schema; only a refusal (HTTP error, bad key),
+ * an unreachable server or no reply in time fails.
+ */
+export const probeCheck = (model: string, where: string, asked: "structured" | "text", outcome: { readonly ok: true } | { readonly ok: false; readonly error: LlmError }): Check => {
+  const name = `model ${model}`
+  const what = asked === "structured" ? "a structured call with the edit schema" : "a text call"
+  if (outcome.ok) return { level: "ok", name, detail: `${where} answered ${what}` }
+  const { error } = outcome
+  const message = error.message.replace(`${model}: `, "").replace(/\s+/g, " ").trim()
+  switch (error.reason) {
+    case "malformed":
+    case "empty":
+      return { level: "ok", name, detail: `${where} accepted ${what} (reply capped at ${probeOutputTokens} tokens)` }
+    case "network":
+      return { level: "fail", name, detail: `${where} is unreachable: ${message.replace(/^request failed: /, "")}` }
+    case "timeout":
+      return { level: "fail", name, detail: `${where}: ${message}` }
+    default:
+      return { level: "fail", name, detail: `${where} refused ${what}: ${message}` }
   }
 }
 
-export const runChecks = (config: ResolvedConfig | undefined) =>
-  Effect.promise(async (): Promise<Array<Check>> => {
-    const checks: Array<Check> = []
-    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
-    checks.push({ level: major > 20 || (major === 20 && minor >= 19) ? "ok" : "fail", name: "node", detail: `${process.version} (needs ≥ 20.19)` })
-    const git = await probe("git", ["--version"])
-    checks.push(git ? { level: "ok", name: "git", detail: git } : { level: "fail", name: "git", detail: "git not found on PATH (workspaces need it)" })
-    const python = process.env.TWOLOOP_PYTHON ?? "python3"
-    const pythonVersion = await probe(python, ["--version"])
-    const torch = pythonVersion ? await probe(python, ["-c", "import torch; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"]) : null
-    checks.push(pythonVersion ? { level: "ok", name: "python", detail: `${python}: ${pythonVersion}` } : { level: "warn", name: "python", detail: `${python} not found (needed only for Python targets)` })
-    if (torch) checks.push({ level: "ok", name: "torch", detail: `${python}: torch ${torch}` })
-    else {
-      const system = python !== "/usr/bin/python3" ? await probe("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"]) : null
-      checks.push({
-        level: "warn",
-        name: "torch",
-        detail: system ? `not importable from ${python}; /usr/bin/python3 has torch ${system}: set TWOLOOP_PYTHON=/usr/bin/python3` : `not importable from ${python} (needed only for examples/char-gpt)`,
-      })
-    }
-    const gpus = await queryGpus()
-    checks.push(
-      gpus.length > 0
-        ? { level: "ok", name: "gpus", detail: gpus.map((g) => `${g.index}: ${g.name} (driver ${g.driver})`).join("; ") }
-        : { level: "warn", name: "gpus", detail: "no GPU visible (nvidia-smi): experiments run on CPU slots" },
+/** Where a model's calls go, and through which API (an openai-compatible model string names its server). */
+const endpointOf = (model: string, env: Readonly<Record<string, string | undefined>>) => {
+  const spec = parseModelSpec(model)
+  if (!spec || spec.provider === "offline") return undefined
+  return spec.provider === "openai" ? `${openaiBaseURL(env)} (Responses API)` : "the server (chat completions)"
+}
+
+const offlineCheck = (model: string): Check => ({ level: "ok", name: `model ${model}`, detail: "offline: built-in proposers, no LLM needed" })
+
+const modelCheck = (model: string, where: string, asked: "structured" | "text") =>
+  Effect.gen(function* () {
+    if (parseModelSpec(model)?.provider === "openai" && !process.env.OPENAI_API_KEY) return { level: "fail", name: `model ${model}`, detail: "OPENAI_API_KEY is not set" } satisfies Check
+    const llm = yield* Llm
+    const request = { purpose: "doctor", model, prompt: probePrompt, maxOutputTokens: probeOutputTokens }
+    const call = asked === "structured" ? Effect.asVoid(llm.generateObject({ ...request, schema: Edit, schemaName: "edit" })) : Effect.asVoid(llm.generateText(request))
+    return yield* call.pipe(
+      Effect.match({ onSuccess: () => probeCheck(model, where, asked, { ok: true }), onFailure: (error) => probeCheck(model, where, asked, { ok: false, error }) }),
     )
+  })
+
+/** The Llm service for the probes: the config's provider settings, no retries or cache, a store in a temp dir removed afterwards. */
+const probeLlm = (config: ResolvedConfig) =>
+  Layer.unwrap(
+    Effect.acquireRelease(
+      Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "twoloop-doctor-"))),
+      (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
+    ).pipe(
+      Effect.map((dir) =>
+        Llm.layer({ ...llmSettingsOf(config), retries: 0, cache: false, timeoutSeconds: Math.min(config.llm.timeoutSeconds, 60) }).pipe(
+          Layer.provide(Store.layer(path.join(dir, "doctor.db"))),
+        ),
+      ),
+    ),
+  )
+
+/** The agent model gets the structured call it will get in a run; a separate reflection model a text call. */
+export const modelChecks = (config: ResolvedConfig): Effect.Effect<Array<Check>> => {
+  const probes: Array<{ readonly model: string; readonly asked: "structured" | "text" }> = [{ model: config.model, asked: "structured" }]
+  if (config.reflectionModel !== config.model) probes.push({ model: config.reflectionModel, asked: "text" })
+  const callable = probes.map((probe) => ({ ...probe, where: endpointOf(probe.model, process.env) }))
+  if (callable.every((probe) => probe.where === undefined)) return Effect.succeed(callable.map((probe) => offlineCheck(probe.model)))
+  return Effect.forEach(callable, (probe) => (probe.where === undefined ? Effect.succeed(offlineCheck(probe.model)) : modelCheck(probe.model, probe.where, probe.asked))).pipe(
+    Effect.provide(probeLlm(config)),
+    Effect.orDie,
+  )
+}
+
+const systemChecks = async (): Promise<Array<Check>> => {
+  const checks: Array<Check> = []
+  const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
+  checks.push({ level: major > 20 || (major === 20 && minor >= 19) ? "ok" : "fail", name: "node", detail: `${process.version} (needs ≥ 20.19)` })
+  const git = await probe("git", ["--version"])
+  checks.push(git ? { level: "ok", name: "git", detail: git } : { level: "fail", name: "git", detail: "git not found on PATH (workspaces need it)" })
+  const python = process.env.TWOLOOP_PYTHON ?? "python3"
+  const pythonVersion = await probe(python, ["--version"])
+  const torch = pythonVersion ? await probe(python, ["-c", "import torch; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"]) : null
+  checks.push(pythonVersion ? { level: "ok", name: "python", detail: `${python}: ${pythonVersion}` } : { level: "warn", name: "python", detail: `${python} not found (needed only for Python targets)` })
+  if (torch) checks.push({ level: "ok", name: "torch", detail: `${python}: torch ${torch}` })
+  else {
+    const system = python !== "/usr/bin/python3" ? await probe("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"]) : null
+    checks.push({
+      level: "warn",
+      name: "torch",
+      detail: system ? `not importable from ${python}; /usr/bin/python3 has torch ${system}: set TWOLOOP_PYTHON=/usr/bin/python3` : `not importable from ${python} (needed only for examples/char-gpt)`,
+    })
+  }
+  const gpus = await queryGpus()
+  checks.push(
+    gpus.length > 0
+      ? { level: "ok", name: "gpus", detail: gpus.map((g) => `${g.index}: ${g.name} (driver ${g.driver})`).join("; ") }
+      : { level: "warn", name: "gpus", detail: "no GPU visible (nvidia-smi): experiments run on CPU slots" },
+  )
+  return checks
+}
+
+const executorChecks = async (config: ResolvedConfig): Promise<Array<Check>> => {
+  const checks: Array<Check> = []
+  if (config.executor.kind === "slurm") {
+    const sbatch = await probe("sbatch", ["--version"])
+    const ping = sbatch ? await probe("scontrol", ["ping"]) : null
+    checks.push(
+      !sbatch
+        ? { level: "fail", name: "slurm", detail: 'executor.kind is "slurm" but sbatch is not on PATH' }
+        : ping && /UP/.test(ping)
+          ? { level: "ok", name: "slurm", detail: `${sbatch}; ${ping.split("\n")[0]}; jobs in flight ≤ ${config.executor.maxJobs ?? 4}; run dir ${config.executor.runDir ?? "next to the store"}` }
+          : { level: "fail", name: "slurm", detail: `${sbatch}, but the controller does not answer (scontrol ping); check SLURM_CONF` },
+    )
+  }
+  if (config.executor.sandbox === "bwrap") {
+    const bwrap = await probe("bwrap", ["--version"])
+    checks.push(bwrap ? { level: "ok", name: "bubblewrap", detail: bwrap } : { level: "fail", name: "bubblewrap", detail: 'executor.sandbox is "bwrap" but bwrap is not installed (apt-get install bubblewrap)' })
+  }
+  return checks
+}
+
+export const runChecks = (config: ResolvedConfig | undefined) =>
+  Effect.gen(function* () {
+    const checks = yield* Effect.promise(systemChecks)
     if (!config) {
       checks.push({ level: "warn", name: "config", detail: "no pipeline config found here: store and model checks skipped (pass --config)" })
       return checks
     }
     checks.push({ level: "ok", name: "config", detail: `${config.configFile} (${config.stages.map((s) => `${s.name}:${s.kind}`).join(", ")})` })
     checks.push(storeCheck(config.store))
-    for (const model of new Set([config.model, config.reflectionModel])) checks.push(await modelCheck(model))
-    if (config.executor.kind === "slurm") {
-      const sbatch = await probe("sbatch", ["--version"])
-      const ping = sbatch ? await probe("scontrol", ["ping"]) : null
-      checks.push(
-        !sbatch
-          ? { level: "fail", name: "slurm", detail: 'executor.kind is "slurm" but sbatch is not on PATH' }
-          : ping && /UP/.test(ping)
-            ? { level: "ok", name: "slurm", detail: `${sbatch}; ${ping.split("\n")[0]}; jobs in flight ≤ ${config.executor.maxJobs ?? 4}; run dir ${config.executor.runDir ?? "next to the store"}` }
-            : { level: "fail", name: "slurm", detail: `${sbatch}, but the controller does not answer (scontrol ping); check SLURM_CONF` },
-      )
-    }
-    if (config.executor.sandbox === "bwrap") {
-      const bwrap = await probe("bwrap", ["--version"])
-      checks.push(bwrap ? { level: "ok", name: "bubblewrap", detail: bwrap } : { level: "fail", name: "bubblewrap", detail: 'executor.sandbox is "bwrap" but bwrap is not installed (apt-get install bubblewrap)' })
-    }
+    checks.push(...(yield* modelChecks(config)))
+    checks.push(...(yield* Effect.promise(() => executorChecks(config))))
     return checks
   })
 
@@ -124,4 +206,4 @@ export const doctorCommand = Command.make("doctor", { config: configFlag }, (fla
     const failed = checks.filter((c) => c.level === "fail")
     if (failed.length > 0) return yield* new RunError({ message: `doctor: ${failed.length} check${failed.length === 1 ? "" : "s"} failed (${failed.map((c) => c.name).join(", ")})` })
   }),
-).pipe(Command.withDescription("check node, git, python/torch, GPUs, the store and the models"))
+).pipe(Command.withDescription("check node, git, python/torch, GPUs, the store, and that the models take twoloop's calls"))
