@@ -13,9 +13,9 @@ import { createOpenAI } from "@ai-sdk/openai"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import { APICallError, generateText, jsonSchema, type LanguageModel, NoObjectGeneratedError, Output } from "ai"
 import { Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
-import { createHash } from "node:crypto"
 import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
+import { sha256 } from "../common/hash.ts"
 import { makeRedactor } from "../common/secrets.ts"
 import { Store } from "./Store.ts"
 import { failpoint } from "./failpoints.ts"
@@ -64,8 +64,6 @@ export interface LlmShape {
     request: LlmRequest & { readonly schema: Schema.Codec<A, any>; readonly schemaName?: string },
   ) => Effect.Effect<LlmResult<A>, LlmError>
 }
-
-export const hashText = (text: string) => createHash("sha256").update(text).digest("hex")
 
 /** The price of a model string: exact match first, then the string without an `@baseURL` suffix. */
 export const priceOf = (prices: LlmSettings["prices"], model: string) => prices[model] ?? prices[model.replace(/@.*$/, "")]
@@ -161,7 +159,7 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
         const output = structured ? structuredOutputOf(structured.schema) : undefined
         const outputSchema = output ? schemaForSdk(output) : undefined
         const promptText = request.system ? `[system]\n${request.system}\n\n[user]\n${request.prompt}` : request.prompt
-        const promptHash = hashText(
+        const promptHash = sha256(
           JSON.stringify({
             system: request.system ?? null,
             prompt: request.prompt,
