@@ -13,7 +13,8 @@
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
 import type { Rng } from "../../src/common/rng.ts"
-import { findConstants, formatNumber, pointSignature, renderValue, replaceValue, type TunableConstant } from "./tunables.ts"
+import { applyChanges } from "./edits.ts"
+import { changesOfEdit, findTunables, formatNumber, plainText, pointSignature, type Tunable, type TunableChange } from "./tunables/index.ts"
 
 export interface Move {
   readonly file: string
@@ -31,7 +32,7 @@ export interface MoveOutcome extends Move {
 }
 
 interface Candidate {
-  readonly constant: TunableConstant
+  readonly constant: Tunable
   readonly to: string
   readonly factor: number | null
   /** Lower first. */
@@ -54,7 +55,7 @@ export const directionRank = (name: string, directions: ReadonlyArray<Direction>
  * What a direction's wording asks of a constant: "increase"/"raise"/"larger" prefer moves up,
  * "decrease"/"lower"/"smaller" moves down, and a quoted or bare alternative after "to" a string value.
  */
-export const directionPreference = (text: string, constant: TunableConstant): ((to: string) => boolean) | undefined => {
+export const directionPreference = (text: string, constant: Tunable): ((to: string) => boolean) | undefined => {
   if (constant.value.kind === "number") {
     if (/\b(increase|raise|larger|higher|more|bigger|wider|longer|up)\b/i.test(text)) return (to) => Number(to) > Number(constant.value.text)
     if (/\b(decrease|lower|smaller|reduce|less|narrower|shorter|down)\b/i.test(text)) return (to) => Number(to) < Number(constant.value.text)
@@ -62,12 +63,12 @@ export const directionPreference = (text: string, constant: TunableConstant): ((
   }
   if (constant.value.kind === "string") {
     const named = constant.alternatives.find((alternative) => new RegExp(`\\bto\\s+["'\`]?${alternative.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`, "i").test(text))
-    return named === undefined ? undefined : (to) => to.slice(1, -1) === named
+    return named === undefined ? undefined : (to) => plainText(to) === named
   }
   return undefined
 }
 
-const scaled = (constant: TunableConstant, factor: number): string | undefined => {
+const scaled = (constant: Tunable, factor: number): string | undefined => {
   if (constant.value.kind !== "number") return undefined
   const { value, integer } = constant.value
   if (value === 0) return integer && factor > 1 ? "1" : undefined
@@ -96,8 +97,8 @@ export interface OfflineInput {
   readonly rng: Rng
 }
 
-export const allConstants = (files: ReadonlyMap<string, string>): Array<TunableConstant> =>
-  [...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([file, content]) => findConstants(file, content))
+/** Every tunable of the files (see tunables/index.ts). */
+export const allConstants = (files: ReadonlyMap<string, string>): Array<Tunable> => findTunables(files)
 
 /**
  * Every untried move at the current point, best first; ties within a tier are shuffled with the rng.
@@ -147,9 +148,9 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
       if (triedAll(coarse)) for (const factor of medium) add(scaled(constant, factor), factor, 2, `finer step ×${factor.toFixed(2)}`)
       if (triedAll(coarse) && triedAll(medium)) for (const factor of fine) add(scaled(constant, factor), factor, 3, `finer step ×${factor}`)
     } else if (value.kind === "boolean") {
-      add(renderValue(constant, !value.value), null, 1, "toggle")
+      add(constant.format(!value.value), null, 1, "toggle")
     } else {
-      for (const alternative of constant.alternatives) add(renderValue(constant, alternative), null, 1, `switch to ${alternative}`)
+      for (const alternative of constant.alternatives) add(constant.format(alternative), null, 1, `switch to ${alternative}`)
     }
   }
   const compare = (a: Candidate, b: Candidate) => {
@@ -167,7 +168,7 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
         direction: chosen.direction,
         rationale: `offline proposer: ${chosen.why}${outsideNote}`,
         description: `${constant.name} ${constant.value.text} -> ${to}`,
-        changes: [{ path: constant.file, kind: "replace" as const, search: constant.source, replace: replaceValue(constant, to) }],
+        changes: [constant.change(to)],
       },
     }
   })
@@ -175,22 +176,6 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
 
 /** The next move, or undefined when every move at this point has been tried. */
 export const proposeOffline = (input: OfflineInput): OfflineProposal | undefined => rankProposals(input)[0]
-
-/** The constant changes an edit makes, read from its search/replace texts (rewrites compare with `before`). */
-export const constantChanges = (edit: Edit, before?: ReadonlyMap<string, string>): Array<{ file: string; name: string; from: string; to: string }> => {
-  const out: Array<{ file: string; name: string; from: string; to: string }> = []
-  for (const change of edit.changes) {
-    const old = change.kind === "replace" ? change.search : before?.get(change.path)
-    const next = change.kind === "replace" ? change.replace : change.content
-    if (old === undefined) continue
-    const oldValues = new Map(findConstants(change.path, old).map((c) => [c.name, c.value.text]))
-    for (const constant of findConstants(change.path, next)) {
-      const from = oldValues.get(constant.name)
-      if (from !== undefined && from !== constant.value.text) out.push({ file: change.path, name: constant.name, from, to: constant.value.text })
-    }
-  }
-  return out
-}
 
 export interface HistoryExperiment {
   readonly purpose: string
@@ -205,27 +190,26 @@ const settledStatuses = new Set(["keep", "discard", "crash", "timeout"])
 const flyingStatuses = new Set(["planned", "running", "measured"])
 
 /**
- * Replays the stage's experiments (in order) to recover where each move was tried: the point of the stage's
- * base commit comes from `initialFiles`; a kept edit moves the point of its result commit. Settled rows
- * become history; rows still planned, running or awaiting judgement become pending moves.
+ * Replays the stage's experiments (in order) to recover where each move was tried: the files at the stage's
+ * base commit are `initialFiles`; a kept edit gives the files at its result commit. Settled rows become
+ * history; rows still planned, running or awaiting judgement become pending moves. A row whose base commit
+ * is unknown (it was never reached by a kept edit here) counts at an unknown point.
  */
 export const replayMoves = (
   experiments: ReadonlyArray<HistoryExperiment>,
   baseCommit: string,
   initialFiles: ReadonlyMap<string, string>,
 ): { history: Array<MoveOutcome>; pending: Array<Move> } => {
-  const initial = allConstants(initialFiles)
-  const valuesAt = new Map<string, Map<string, string>>([[baseCommit, new Map(initial.map((c) => [`${c.file}:${c.name}`, c.value.text]))]])
-  const signature = (values: Map<string, string>) => [...values].map(([k, v]) => `${k}=${v}`).join(";")
+  const filesAt = new Map<string, ReadonlyMap<string, string>>([[baseCommit, initialFiles]])
   const history: Array<MoveOutcome> = []
   const pending: Array<Move> = []
   for (const experiment of experiments) {
     if (!experiment.edit || experiment.purpose === "confirm" || experiment.purpose === "baseline") continue
     const settled = settledStatuses.has(experiment.status)
     if (!settled && !flyingStatuses.has(experiment.status)) continue
-    const changes = constantChanges(experiment.edit)
-    const values = experiment.baseCommit ? valuesAt.get(experiment.baseCommit) : undefined
-    const point = values ? signature(values) : `unknown:${experiment.baseCommit}`
+    const files = experiment.baseCommit ? filesAt.get(experiment.baseCommit) : undefined
+    const changes: Array<TunableChange> = files ? changesOfEdit(files, experiment.edit.changes) : []
+    const point = files ? pointSignature(findTunables(files)) : `unknown:${experiment.baseCommit}`
     if (!settled) {
       for (const change of changes) pending.push({ ...change, point })
       continue
@@ -233,10 +217,9 @@ export const replayMoves = (
     const kept = experiment.status === "keep"
     const delta = experiment.status === "crash" || experiment.status === "timeout" ? null : experiment.improvement
     for (const change of changes) history.push({ ...change, point, delta, kept })
-    if (kept && experiment.resultCommit && values) {
-      const next = new Map(values)
-      for (const change of changes) next.set(`${change.file}:${change.name}`, change.to)
-      valuesAt.set(experiment.resultCommit, next)
+    if (kept && experiment.resultCommit && files) {
+      const applied = applyChanges(files, experiment.edit.changes)
+      if (applied.ok) filesAt.set(experiment.resultCommit, new Map([...files, ...applied.files]))
     }
   }
   return { history, pending }

@@ -18,7 +18,8 @@ import { makeRng } from "../../../src/common/rng.ts"
 import type { StageServices } from "../../../src/pipeline/StageKind.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
-import { allConstants, constantChanges, rankProposals } from "../../experiment-kit/moves.ts"
+import { allConstants, rankProposals } from "../../experiment-kit/moves.ts"
+import { changesOfEdit } from "../../experiment-kit/tunables/index.ts"
 import { makeAgentProposer } from "../../experiment-kit/proposers.ts"
 import type { TargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import { runExperiment } from "../../experiment-kit/runner.ts"
@@ -215,7 +216,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
         if (!edit) continue
         const baseline = baselines.get(row.scenario?.split("@")[0] ?? "")
         const delta = row.status === "measured" && row.metric !== null && baseline !== undefined ? relativeImprovement(config.target.metric.direction, baseline, row.metric) : null
-        for (const change of constantChanges(edit)) out.push({ name: change.name, from: change.from, to: change.to, relativeDelta: delta })
+        for (const change of changesOfEdit(baseFiles, edit.changes)) out.push({ name: change.name, from: change.from, to: change.to, relativeDelta: delta })
       }
       return out
     })

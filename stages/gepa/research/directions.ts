@@ -6,7 +6,7 @@
  */
 import type { MetricDirection } from "../../../src/config.ts"
 import type { Direction, DirectionEvidence } from "../../../src/domain/Handoff.ts"
-import type { TunableConstant } from "../../experiment-kit/tunables.ts"
+import { plainText, type Tunable } from "../../experiment-kit/tunables/index.ts"
 import { directionPreference } from "../../experiment-kit/moves.ts"
 import { mean } from "../../../src/common/stats.ts"
 
@@ -88,7 +88,7 @@ const priorRank = (name: string) => {
 }
 
 /** The seed directions when no LLM writes them: every tunable constant, typical levers first. */
-export const seedDirectionsText = (constants: ReadonlyArray<TunableConstant>): string =>
+export const seedDirectionsText = (constants: ReadonlyArray<Tunable>): string =>
   [...constants]
     .map((constant, order) => ({ constant, order }))
     .sort((a, b) => priorRank(a.constant.name) - priorRank(b.constant.name) || a.order - b.order)
@@ -124,10 +124,10 @@ export const parseDirections = (text: string, knownConstants: ReadonlyArray<stri
 export const renderDirections = (directions: ReadonlyArray<Direction>): string =>
   directions.map((d, i) => `${i + 1}. ${d.text}${d.evidence ? ` ${evidenceText(d.evidence)}` : ""}`).join("\n")
 
-const moveMatches = (constant: TunableConstant | undefined, text: string, observation: ProxyObservation) => {
+const moveMatches = (constant: Tunable | undefined, text: string, observation: ProxyObservation) => {
   if (!constant) return true
   const prefers = directionPreference(text, constant)
-  return prefers === undefined ? true : prefers(constant.value.kind === "string" ? `"${observation.to.replace(/^["']|["']$/g, "")}"` : observation.to)
+  return prefers === undefined ? true : prefers(observation.to)
 }
 
 const summarize = (list: ReadonlyArray<ProxyObservation>): DirectionEvidence => {
@@ -139,7 +139,7 @@ const summarize = (list: ReadonlyArray<ProxyObservation>): DirectionEvidence => 
  * Gives each direction the evidence of the proxy runs it speaks for: the moves of the constants it names
  * that agree with its wording ("increase X" counts only moves up of X; "switch X to v" only moves to v).
  */
-export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, constants: ReadonlyArray<TunableConstant>): Array<Direction> => {
+export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, constants: ReadonlyArray<Tunable>): Array<Direction> => {
   const byName = new Map(constants.map((c) => [c.name, c]))
   return directions.map((direction) => ({
     text: direction.text,
@@ -169,7 +169,7 @@ const groupMoves = (observations: ReadonlyArray<ProxyObservation>, name: string)
  *  - a constant is dropped only when every way of moving it hurt or crashed.
  * `noise` is the relative change below which a result counts as neither help nor harm.
  */
-export const reflectDirectionsOffline = (constants: ReadonlyArray<TunableConstant>, observations: ReadonlyArray<ProxyObservation>, noise: number): string => {
+export const reflectDirectionsOffline = (constants: ReadonlyArray<Tunable>, observations: ReadonlyArray<ProxyObservation>, noise: number): string => {
   const helped: Array<{ line: string; score: number }> = []
   const informed: Array<string> = []
   const untried: Array<string> = []
@@ -187,7 +187,7 @@ export const reflectDirectionsOffline = (constants: ReadonlyArray<TunableConstan
       const line =
         constant.value.kind === "number"
           ? `${Number(best.to) > Number(best.from) ? "increase" : "decrease"} ${constant.name} (${best.from} → ${best.to} helped) ${evidence}`
-          : `switch ${constant.name} to ${best.to.replace(/^["']|["']$/g, "")} (${best.from} → ${best.to} helped) ${evidence}`
+          : `switch ${constant.name} to ${plainText(best.to)} (${best.from} → ${best.to} helped) ${evidence}`
       helped.push({ line, score: score(best) })
       continue
     }
@@ -200,7 +200,7 @@ export const reflectDirectionsOffline = (constants: ReadonlyArray<TunableConstan
       else if (!(hurt(up) && hurt(down))) neutral.push(`revisit ${constant.name}: moves so far changed little (now ${constant.value.text})`)
       continue
     }
-    const tried = new Set(moves.map((m) => m.to.replace(/^["']|["']$/g, "")))
+    const tried = new Set(moves.map((m) => plainText(m.to)))
     const left = constant.value.kind === "string" ? constant.alternatives.filter((a) => !tried.has(a)) : []
     if (left.length > 0) informed.push(`switch ${constant.name} to ${left[0]} (other values hurt; untried)`)
     else if (moves.some((m) => score(m) >= -noise)) neutral.push(`revisit ${constant.name}: its values changed little`)

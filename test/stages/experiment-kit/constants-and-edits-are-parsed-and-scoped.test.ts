@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { alternativesFromComment, findConstants, replaceValue } from "../../../stages/experiment-kit/tunables.ts"
+import { alternativesFromComment, findConstants, replaceValue } from "../../../stages/experiment-kit/tunables/constants.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "../../../stages/experiment-kit/edits.ts"
 
 const python = `import torch

@@ -1,23 +1,17 @@
 /**
- * Finding the tunable constants of a training file: top-level UPPER_CASE assignments of numbers, booleans
- * or string literals in Python and JS/TS, with string alternatives read from the line's trailing comment
- * (`# one of: "adamw", "sgd"`). Pure; also renders a changed assignment line.
+ * Tunables kept as constants: top-level UPPER_CASE assignments of numbers, booleans or string literals in
+ * Python and JS/TS, with string alternatives read from the line's trailing comment (`# one of: "adamw",
+ * "sgd"`). A new value is written by replacing the whole assignment line. Pure.
  */
+import type { Tunable, TunableValue } from "./index.ts"
+import { formatNumber } from "./index.ts"
 
-export type ConstantValue =
-  | { readonly kind: "number"; readonly value: number; readonly integer: boolean; readonly text: string }
-  | { readonly kind: "boolean"; readonly value: boolean; readonly text: string }
-  | { readonly kind: "string"; readonly value: string; readonly quote: string; readonly text: string }
+type ConstantValue = TunableValue | { readonly kind: "string"; readonly value: string; readonly quote: string; readonly text: string }
 
-export interface TunableConstant {
-  readonly file: string
-  readonly name: string
+export interface TunableConstant extends Tunable {
   readonly line: number
   /** The whole source line, as the search text of an edit. */
-  readonly source: string
-  readonly value: ConstantValue
-  /** Other values a string constant may take (from the comment), excluding the current one. */
-  readonly alternatives: ReadonlyArray<string>
+  readonly lineText: string
   readonly language: "python" | "js"
   /** Column span of the value text in the line. */
   readonly valueStart: number
@@ -69,47 +63,43 @@ export const alternativesFromComment = (comment: string): Array<string> => {
 export const languageOf = (file: string): "python" | "js" | undefined =>
   /\.py$/.test(file) ? "python" : /\.(mjs|cjs|js|ts|mts|cts)$/.test(file) ? "js" : undefined
 
+const formatIn = (value: ConstantValue, language: "python" | "js") => (next: string | number | boolean): string => {
+  if (value.kind === "number") return formatNumber(next as number, value)
+  if (value.kind === "boolean") return language === "python" ? (next ? "True" : "False") : next ? "true" : "false"
+  const quote = "quote" in value ? value.quote : '"'
+  return `${quote}${String(next)}${quote}`
+}
+
+/** The assignment line with the constant's value replaced. */
+export const replaceValue = (constant: Pick<TunableConstant, "lineText" | "valueStart" | "valueEnd">, nextText: string): string =>
+  `${constant.lineText.slice(0, constant.valueStart)}${nextText}${constant.lineText.slice(constant.valueEnd)}`
+
 export const findConstants = (file: string, content: string): Array<TunableConstant> => {
   const language = languageOf(file)
   if (!language) return []
   const out: Array<TunableConstant> = []
   const lines = content.split("\n")
-  for (const [index, source] of lines.entries()) {
-    const match = (language === "python" ? pythonLine : jsLine).exec(source)
+  for (const [index, lineText] of lines.entries()) {
+    const match = (language === "python" ? pythonLine : jsLine).exec(lineText)
     if (!match) continue
     const { value: valueText, comment } = splitComment(match[3]!, language)
     const value = parseValue(valueText, language)
     if (!value) continue
-    const valueStart = source.indexOf(valueText, source.indexOf("=") + 1)
+    const valueStart = lineText.indexOf(valueText, lineText.indexOf("=") + 1)
     const alternatives = value.kind === "string" ? alternativesFromComment(comment).filter((alt) => alt !== value.value) : []
-    out.push({ file, name: match[1]!, line: index, source, value, alternatives, language, valueStart, valueEnd: valueStart + valueText.length })
+    const span = { lineText, valueStart, valueEnd: valueStart + valueText.length }
+    out.push({
+      file,
+      name: match[1]!,
+      source: "constant",
+      line: index,
+      ...span,
+      value,
+      alternatives,
+      language,
+      format: formatIn(value, language),
+      change: (text) => ({ path: file, kind: "replace", search: lineText, replace: replaceValue(span, text) }),
+    })
   }
   return out
 }
-
-/** Formats a number like the original: integers stay integers, exponent notation stays exponent notation. */
-export const formatNumber = (value: number, like: ConstantValue & { kind: "number" }): string => {
-  if (like.integer) return String(Math.round(value))
-  if (/[eE]/.test(like.text)) {
-    const [mantissa, exponent] = value.toExponential(2).split("e")
-    return `${Number(mantissa)}e${Number(exponent)}`
-  }
-  const fixed = Number(value.toPrecision(3))
-  const text = String(fixed)
-  return text.includes(".") || text.includes("e") ? text : `${text}.0`
-}
-
-export const renderValue = (constant: TunableConstant, next: string | number | boolean): string => {
-  const value = constant.value
-  if (value.kind === "number") return formatNumber(next as number, value)
-  if (value.kind === "boolean") return constant.language === "python" ? (next ? "True" : "False") : next ? "true" : "false"
-  return `${value.quote}${String(next)}${value.quote}`
-}
-
-/** The source line with the constant's value replaced. */
-export const replaceValue = (constant: TunableConstant, nextText: string): string =>
-  `${constant.source.slice(0, constant.valueStart)}${nextText}${constant.source.slice(constant.valueEnd)}`
-
-/** A stable signature of all constant values: "the point" the search is at. */
-export const pointSignature = (constants: ReadonlyArray<TunableConstant>): string =>
-  constants.map((c) => `${c.file}:${c.name}=${c.value.text}`).join(";")
