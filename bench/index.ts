@@ -11,6 +11,7 @@ import { dutyCycleBenchmark } from "./dutyCycle.ts"
 import { gepaOverheadBenchmark } from "./gepaOverhead.ts"
 import { orchestratorOverheadBenchmark } from "./orchestratorOverhead.ts"
 import { searchEfficiencyBenchmark } from "./searchEfficiency.ts"
+import { searchQualityBenchmark } from "./searchQuality.ts"
 import { storeScaleBenchmark } from "./storeScale.ts"
 import { type Benchmark, describeMachine, formatTable, machine } from "./support/benchmark.ts"
 import { isolateHome, removeTempDirs } from "./support/project.ts"
@@ -21,6 +22,7 @@ export const benchmarks: ReadonlyArray<Benchmark<unknown>> = [
   gepaOverheadBenchmark,
   storeScaleBenchmark,
   searchEfficiencyBenchmark,
+  searchQualityBenchmark,
 ]
 
 interface Arguments {

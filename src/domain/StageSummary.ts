@@ -7,6 +7,26 @@ import { Schema } from "effect"
 
 const NullableNumber = Schema.NullOr(Schema.Number)
 
+/** What became of one edit an outer stage measured at its proxy budget, at the inner stage's budget. */
+export const Transfer = Schema.Struct({
+  description: Schema.String,
+  /** Relative improvement at the proxy budget (positive = better). */
+  proxyDelta: Schema.NullOr(Schema.Number),
+  proxyBudgetSeconds: Schema.Number,
+  /** `held`: kept at this stage's budget; `did not hold`: re-validated and not kept; `not run`: not re-validated. */
+  outcome: Schema.Literals(["held", "did not hold", "not run"]),
+  /** Improvement over the incumbent at this stage's budget (metric units), when it ran. */
+  improvement: Schema.NullOr(Schema.Number),
+})
+export type Transfer = typeof Transfer.Type
+
+/** Re-measurements of the incumbent and the largest drift they showed (metric units; null when none compared). */
+export const Drift = Schema.Struct({
+  remeasures: Schema.Number,
+  largest: Schema.NullOr(Schema.Number),
+})
+export type Drift = typeof Drift.Type
+
 /** An inner stage: a metric measured on real runs, noise-gated. */
 export const InnerSummary = Schema.Struct({
   metric: Schema.String,
@@ -34,6 +54,9 @@ export const InnerSummary = Schema.Struct({
   offline: Schema.Boolean,
   /** "offline" or the model string. */
   proposer: Schema.String,
+  /** The outer stage's handed-over edits and whether they held at this stage's budget. */
+  transfers: Schema.optional(Schema.Array(Transfer)),
+  drift: Schema.optional(Drift),
 })
 export type InnerSummary = typeof InnerSummary.Type
 

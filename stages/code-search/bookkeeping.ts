@@ -44,9 +44,57 @@ export const currentIncumbent = (experiments: ReadonlyArray<Experiment>, baseCom
   return { commit: last.resultCommit!, runs: runsOf(experiments, last), experimentId: last.id, description: last.description ?? "" }
 }
 
-/** Groups of repeated runs of the same code: the baseline repeats, and each judged experiment with its confirms. */
+/** One run of some code: its metric and when it ran (its sequence number in the stage). */
+export interface MeasuredRun {
+  readonly seq: number
+  readonly metric: number
+}
+
+const confirmRows = (experiments: ReadonlyArray<Experiment>, parent: Experiment) =>
+  experiments.filter((e) => e.parentId === parent.id && e.purpose === "confirm" && e.status === "measured" && e.metric !== null)
+
+/** A description prefix that marks a confirm row as a re-measurement of the incumbent (a drift check). */
+export const remeasurePrefix = "re-measure the incumbent"
+
+/**
+ * The runs of the code at `commit`, in the order they ran: the kept experiment that made it (or, for the
+ * base commit, the baselines) with its confirm and re-measure runs. Undefined for a commit no row made.
+ */
+export const measuredAt = (experiments: ReadonlyArray<Experiment>, commit: string, baseCommit: string): Array<MeasuredRun> | undefined => {
+  const maker = experiments.find((e) => e.status === "keep" && e.resultCommit === commit)
+  const roots = maker ? [maker] : commit === baseCommit ? experiments.filter((e) => e.purpose === "baseline" && e.status === "measured" && e.metric !== null) : undefined
+  if (roots === undefined) return undefined
+  return roots
+    .flatMap((root) => [...(root.metric !== null ? [root] : []), ...confirmRows(experiments, root)])
+    .map((e) => ({ seq: e.seq, metric: e.metric! }))
+    .sort((a, b) => a.seq - b.seq)
+}
+
+/** The row a re-measurement of `commit` hangs from: the kept experiment that made it, or the first baseline. */
+export const makerAt = (experiments: ReadonlyArray<Experiment>, commit: string, baseCommit: string): Experiment | undefined =>
+  experiments.find((e) => e.status === "keep" && e.resultCommit === commit) ?? (commit === baseCommit ? experiments.find((e) => e.purpose === "baseline" && e.status === "measured") : undefined)
+
+/**
+ * How far each incumbent that was re-measured moved: the mean of its re-measure runs minus the mean of
+ * its runs before the first one (metric units; positive = the metric went up).
+ */
+export const incumbentDrift = (experiments: ReadonlyArray<Experiment>, baseCommit: string): Array<{ readonly commit: string; readonly drift: number; readonly remeasures: number }> => {
+  const commits = [baseCommit, ...experiments.filter((e) => e.status === "keep" && e.resultCommit !== null).map((e) => e.resultCommit!)]
+  return commits.flatMap((commit) => {
+    const maker = makerAt(experiments, commit, baseCommit)
+    const roots = maker?.purpose === "baseline" ? experiments.filter((e) => e.purpose === "baseline") : maker ? [maker] : []
+    const remeasures = roots.flatMap((root) => confirmRows(experiments, root)).filter((e) => e.description?.startsWith(remeasurePrefix))
+    if (remeasures.length === 0) return []
+    const first = Math.min(...remeasures.map((e) => e.seq))
+    const before = (measuredAt(experiments, commit, baseCommit) ?? []).filter((run) => run.seq < first)
+    if (before.length === 0) return []
+    return [{ commit, drift: mean(remeasures.map((e) => e.metric!)) - mean(before.map((run) => run.metric)), remeasures: remeasures.length }]
+  })
+}
+
+/** Groups of repeated runs of the same code: the base commit's runs, and each judged experiment with its confirms. */
 export const noiseGroups = (experiments: ReadonlyArray<Experiment>): Array<Array<number>> => [
-  baselineRuns(experiments),
+  experiments.filter((e) => e.purpose === "baseline" && e.status === "measured" && e.metric !== null).flatMap((e) => runsOf(experiments, e)),
   ...experiments.filter((e) => judged.has(e.purpose) && e.metric !== null).map((e) => runsOf(experiments, e)),
 ]
 

@@ -3,9 +3,11 @@
  * at the same code (baseline repeats, a candidate and its confirm reruns). A candidate with mean m over n
  * runs against an incumbent with mean μ over k runs has improvement Δ (positive = better) and is judged
  * against the gate g = max(minDelta, noiseK · σ · √(1/n + 1/k)), the noise of a difference of two means:
- *   Δ > g            keep
- *   0 < Δ ≤ g        confirm (rerun with new seeds) while confirm runs remain, then judged again
- *   otherwise        discard
+ *   Δ > g               keep
+ *   c·g < Δ ≤ g         confirm (rerun with new seeds) while confirm runs remain, then judged again
+ *   otherwise           discard
+ * where c (`confirmFrom`, default ½) keeps confirm runs for candidates the noise is unlikely to explain: an
+ * edit that does nothing lands above ½·g on one run about one time in six instead of one time in two.
  * With one candidate run against k ≥ 1 incumbent runs the gate is at least noiseK · σ. Pure.
  */
 import type { MetricDirection } from "../../src/config.ts"
@@ -38,6 +40,8 @@ export interface KeepRuleOptions {
   readonly minDelta: number
   readonly noiseK: number
   readonly confirmRuns: number
+  /** Fraction of the gate a candidate's mean must exceed to earn a confirm run (0: any improvement). */
+  readonly confirmFrom: number
 }
 
 export interface JudgeInput {
@@ -76,12 +80,14 @@ export const judge = (input: JudgeInput, options: KeepRuleOptions): Judgement =>
   const noiseNote = input.noise.dof === 0 ? " (no repeated runs yet: σ unknown, gate is minDelta)" : ""
   if (delta > gate)
     return { verdict: "keep", ...numbers, reason: `improvement ${show(delta)} > gate ${show(gate)} over ${n} run${n === 1 ? "" : "s"}${noiseNote}` }
-  if (delta > 0 && input.confirmsDone < options.confirmRuns && input.canConfirm)
+  if (delta > 0 && delta > options.confirmFrom * gate && input.confirmsDone < options.confirmRuns && input.canConfirm)
     return { verdict: "confirm", ...numbers, reason: `improvement ${show(delta)} within the noise gate ${show(gate)}: rerun with another seed${noiseNote}` }
   const why =
     delta <= 0
       ? `no improvement (${show(delta)})`
-      : input.confirmsDone >= options.confirmRuns
+      : delta <= options.confirmFrom * gate
+        ? `improvement ${show(delta)} too small to be told from noise (gate ${show(gate)}; confirm runs from ${show(options.confirmFrom * gate)})`
+        : input.confirmsDone >= options.confirmRuns
         ? `improvement ${show(delta)} stayed within the gate ${show(gate)} after ${input.confirmsDone} confirm run${input.confirmsDone === 1 ? "" : "s"}`
         : `improvement ${show(delta)} within the gate ${show(gate)} and no budget left to confirm`
   return { verdict: "discard", ...numbers, reason: `${why}${noiseNote}` }

@@ -16,7 +16,15 @@ export const CodeSearchOptions = Schema.Struct({
   workers: PositiveInt.pipe(withDefault(1)),
   baselineRuns: PositiveInt.pipe(withDefault(2)),
   confirmRuns: NonNegativeInt.pipe(withDefault(2)),
+  /** A candidate within the gate earns confirm runs only above this fraction of it (0: any improvement). */
+  confirmFrom: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { expected: "a number between 0 and 1" })).pipe(withDefault(0.5)),
   minDelta: NonNegativeNumber.pipe(withDefault(0)),
+  /**
+   * Before a candidate is confirmed or kept, the incumbent is measured again when its newest run is more
+   * than this many experiments old, and the candidate is judged against the incumbent's recent runs (a
+   * shared machine drifts). 0: never.
+   */
+  remeasureEvery: NonNegativeInt.pipe(withDefault(8)),
   noiseK: NonNegativeNumber.pipe(withDefault(2)),
   fixAttempts: NonNegativeInt.pipe(withDefault(2)),
   /** Default: the target's `timeBudgetSeconds`. */
@@ -36,6 +44,8 @@ export const CodeSearchOptions = Schema.Struct({
   historyWindow: PositiveInt.pipe(withDefault(12)),
   /** Re-validate this many of the previous code-search stage's kept edits at this stage's budget. */
   promoteTop: NonNegativeInt.pipe(withDefault(0)),
+  /** Re-validate this many of the outer stage's handed-over proxy edits (strongest first) at this stage's budget before searching. */
+  revalidate: NonNegativeInt.pipe(withDefault(3)),
   /** Default: the config's `seed`. */
   seed: Schema.optional(NonNegativeInt),
   /** A file whose existence stops the stage after the running experiments (default <run dir>/STOP). */

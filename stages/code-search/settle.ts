@@ -11,7 +11,7 @@ import type { WorkspaceError } from "../../src/domain/errors.ts"
 import type { Executor } from "../../src/services/Executor.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace } from "../../src/services/Workspace.ts"
-import { currentIncumbent, isUnfinished, noiseGroups, runsAtCommit, runsOf } from "./bookkeeping.ts"
+import { currentIncumbent, isUnfinished, makerAt, measuredAt, noiseGroups, remeasurePrefix, runsOf } from "./bookkeeping.ts"
 import { applyEditGuarded, cleanWorktree, type RunPlacement } from "../experiment-kit/runner.ts"
 import { judge, pooledNoise } from "./keepRule.ts"
 import type { SearchRuntime } from "./runtime.ts"
@@ -36,11 +36,15 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
       let experiments = yield* runtime.experiments
       const confirms = experiments.filter((e) => e.parentId === candidate.id && e.purpose === "confirm")
       for (const confirm of confirms.filter(isUnfinished)) yield* runtime.runRow(confirm, placement)
+      // A re-measurement of the incumbent a killed process left unfinished runs before the judgement it was for.
+      for (const remeasure of experiments.filter((e) => e.purpose === "confirm" && isUnfinished(e) && e.description?.startsWith(remeasurePrefix))) yield* runtime.runRow(remeasure, placement)
       experiments = yield* runtime.experiments
       const finishedConfirms = experiments.filter((e) => e.parentId === candidate.id && e.purpose === "confirm" && !isUnfinished(e))
       const crashedConfirm = finishedConfirms.find((e) => e.status !== "measured")
       const base = candidate.baseCommit ?? runtime.setup.baseCommit
-      const incumbentRuns = runsAtCommit(experiments, base, runtime.setup.baseCommit) ?? currentIncumbent(experiments, runtime.setup.baseCommit).runs
+      // The incumbent's most recent runs: after a re-measurement, what it measures now, not long ago.
+      const incumbentAll = measuredAt(experiments, base, runtime.setup.baseCommit)
+      const incumbentRuns = incumbentAll ? incumbentAll.slice(-Math.max(2, settings.baselineRuns)).map((run) => run.metric) : currentIncumbent(experiments, runtime.setup.baseCommit).runs
       const noise = pooledNoise(noiseGroups(experiments))
       const judgement = judge(
         {
@@ -53,6 +57,26 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
         },
         settings,
       )
+      // A decision that commits (confirm runs, a keep) waits for a fresh measurement of a stale incumbent.
+      const newest = incumbentAll?.at(-1)?.seq
+      const latest = Math.max(0, ...experiments.map((e) => e.seq))
+      const maker = makerAt(experiments, base, runtime.setup.baseCommit)
+      if (!crashedConfirm && judgement.verdict !== "discard" && settings.remeasureEvery > 0 && newest !== undefined && maker && latest - newest > settings.remeasureEvery && (yield* runtime.reserve)) {
+        const remeasure = yield* store.experiments.planExperiment({
+          stageId: runtime.stageId,
+          worker: placement.worktree.worker,
+          purpose: "confirm",
+          parentId: maker.id,
+          proposer: candidate.proposer,
+          offline: candidate.offline,
+          baseCommit: base,
+          description: `${remeasurePrefix} before judging #${candidate.seq} (its newest run was ${latest - newest} experiments ago)`,
+          seed: settings.seed + 100 + (incumbentAll?.length ?? 0),
+          timeBudget: candidate.timeBudget,
+        })
+        yield* runtime.runRow(remeasure, placement)
+        continue
+      }
       if (crashedConfirm) {
         yield* store.experiments.judgeExperiment(candidate.id, "discard", finalJudgement(judgement, "discard", `confirm run #${crashedConfirm.seq} ended ${crashedConfirm.status}: ${crashedConfirm.reason ?? ""}`), null)
         return (yield* store.experiments.getExperiment(candidate.id))!

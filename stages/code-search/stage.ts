@@ -12,10 +12,14 @@ import { Progress } from "../../src/services/Progress.ts"
 import { Prompts } from "../../src/services/Prompts.ts"
 import { Store } from "../../src/services/Store.ts"
 import { Workspace } from "../../src/services/Workspace.ts"
-import { keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
+import type { Experiment } from "../../src/domain/Experiment.ts"
+import type { HandedEdit } from "../../src/domain/Handoff.ts"
+import type { Drift, Transfer } from "../../src/domain/StageSummary.ts"
+import { incumbentDrift, keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
 import { pooledNoise } from "./keepRule.ts"
 import { CodeSearchOptions, resolveSettings } from "./options.ts"
 import { runPromotions } from "./promote.ts"
+import { handoffScenario, runRevalidations, transferOf } from "./revalidate.ts"
 import { makeAgentProposer, makeOfflineProposer, type Proposer } from "../experiment-kit/proposers.ts"
 import { makeRuntime } from "./runtime.ts"
 import { prepareTargetWorkspace } from "../experiment-kit/targetWorkspace.ts"
@@ -103,8 +107,10 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       message: `${stage.name}: code search on ${config.target.dir} (${setup.mode} workspace, base ${setup.baseCommit.slice(0, 7)}), ${settings.workers} worker${settings.workers === 1 ? "" : "s"}, proposer ${proposer.offline ? "offline (no LLM)" : config.model}, budget ${settings.budget.experiments ?? "∞"} experiments${settings.budget.seconds ? ` / ${settings.budget.seconds} s` : ""}, ${settings.timeBudgetSeconds} s per run${directions.length > 0 ? `, ${directions.length} directions handed over` : ""}${context.resuming ? " (resuming)" : ""}`,
     })
 
-    const promotions = context.input.keptEdits && settings.promoteTop > 0 ? runPromotions(runtime, context.input.keptEdits, { worktree: setup.worktrees[0]!, slot: runtime.slots[0]! }) : Effect.void
-    yield* runSearch(runtime, { stopping, proposer }, promotions)
+    const first = { worktree: setup.worktrees[0]!, slot: runtime.slots[0]! }
+    const promotions = context.input.keptEdits && settings.promoteTop > 0 ? runPromotions(runtime, context.input.keptEdits, first) : Effect.void
+    const revalidations = context.input.edits && settings.revalidate > 0 ? runRevalidations(runtime, context.input.edits, first) : Effect.void
+    yield* runSearch(runtime, { stopping, proposer }, Effect.andThen(promotions, revalidations))
 
     const experiments = yield* runtime.experiments
     const noise = pooledNoise(noiseGroups(experiments))
@@ -141,9 +147,27 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
       directions: directions.length,
       resultsFile: runtime.resultsFile,
       repo: setup.repo,
+      transfers: transfersOf(context.input.edits ?? [], experiments),
+      drift: driftOf(experiments, setup.baseCommit),
     }
     return { handoff, stopped, summary }
   })
+
+/** Each handed-over edit with what became of it at this stage's budget. */
+const transfersOf = (edits: ReadonlyArray<HandedEdit>, experiments: ReadonlyArray<Experiment>): Array<Transfer> =>
+  edits.map((edit, index) => {
+    const row = experiments.find((e) => e.scenario === handoffScenario(index))
+    const outcome = row === undefined ? "not run" : transferOf(row) === "held" ? "held" : "did not hold"
+    return { description: edit.description, proxyDelta: edit.proxyDelta, proxyBudgetSeconds: edit.budgetSeconds, outcome, improvement: row?.judgement?.improvement ?? null }
+  })
+
+const driftOf = (experiments: ReadonlyArray<Experiment>, baseCommit: string): Drift => {
+  const drifts = incumbentDrift(experiments, baseCommit)
+  return {
+    remeasures: drifts.reduce((sum, d) => sum + d.remeasures, 0),
+    largest: drifts.length === 0 ? null : drifts.reduce((top, d) => (Math.abs(d.drift) > Math.abs(top) ? d.drift : top), 0),
+  }
+}
 
 export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields, CodeSearchSummary> = registerStageKind({
   kind: "code-search",

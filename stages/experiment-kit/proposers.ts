@@ -52,7 +52,7 @@ export const makeOfflineProposer = (directions: ReadonlyArray<Direction>): Propo
   fixesCrashes: false,
   propose: (request) =>
     Effect.sync(() => {
-      const proposal = proposeOffline({ files: request.files, directions, history: request.history, pending: request.pendingMoves, rng: request.rng })
+      const proposal = proposeOffline({ files: request.files, directions, history: request.history, pending: request.pendingMoves, rng: request.rng, noise: request.gate })
       return proposal ? { _tag: "Edit", edit: proposal.edit, move: proposal.move } : { _tag: "Exhausted" }
     }),
 })

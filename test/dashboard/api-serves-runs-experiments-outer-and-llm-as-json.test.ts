@@ -92,7 +92,9 @@ describe("the dashboard API", () => {
     expect(scoped.rows.every((r: any) => r.stageId === innerOnly.id && r.arm === "inner-only")).toBe(true)
 
     const detail = await getJson(dashboard, `/api/experiments/${kept.rows[0].id}`)
-    expect(detail).toMatchObject({ id: kept.rows[0].id, status: "keep", proposer: "llm" })
+    const proposer = sql<{ proposer: string }>("SELECT proposer FROM experiments WHERE id = ?", kept.rows[0].id)[0]!.proposer
+    expect(["llm", "handoff"]).toContain(proposer)
+    expect(detail).toMatchObject({ id: kept.rows[0].id, status: "keep", proposer })
     expect(detail.diff).toContain("@@")
     expect(detail.logTail).toMatch(/loss: /)
     expect(detail.judgement).toMatchObject({ verdict: "keep" })

@@ -55,8 +55,17 @@ describe("the hybrid pipeline over HTTP", () => {
       expect(proposals.length).toBeGreaterThan(0)
       expect(proposals[0]!.reflection_prompt).toContain("An assistant was given the following instructions")
       const inner = db.prepare("SELECT e.* FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = 'inner' AND e.purpose = 'candidate'").all() as Array<Record<string, any>>
-      expect(inner.every((e) => e.proposer === "llm" && e.offline === 0)).toBe(true)
+      expect(inner.every((e) => (e.proposer === "llm" || e.proposer === "handoff") && e.offline === 0)).toBe(true)
       expect(inner.filter((e) => e.status === "keep").length).toBeGreaterThan(0)
+      // the agent's proxy edits that improved were handed over with their proxy Δ and re-validated first
+      expect(handoff.edits.length).toBeGreaterThan(0)
+      expect(handoff.edits[0]).toMatchObject({ proposer: "llm", proxyDelta: expect.any(Number), budgetSeconds: expect.any(Number), tries: expect.any(Number) })
+      const revalidated = inner.filter((e) => e.proposer === "handoff")
+      expect(revalidated.length).toBeGreaterThan(0)
+      expect(revalidated[0]!.seq).toBeLessThan(Math.min(...inner.filter((e) => e.proposer === "llm").map((e) => e.seq)))
+      expect(revalidated[0]!.rationale).toMatch(/proxy feedback suggests it helps \[handed over by the outer stage: proxy Δ \+/)
+      const innerSummary = JSON.parse((db.prepare("SELECT summary_json FROM stages WHERE name = 'inner'").get() as { summary_json: string }).summary_json)
+      expect(innerSummary.transfers.filter((t: { outcome: string }) => t.outcome !== "not run").length).toBe(revalidated.length)
       db.close()
       // the inner agent was told the handed-over directions first
       const innerPrompt = server.requests.map(lastMessage).find((p) => p.includes("# Research directions") && p.includes("# Goal") && !p.includes("This is proxy scenario"))

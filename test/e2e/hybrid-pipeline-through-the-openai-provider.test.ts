@@ -79,7 +79,7 @@ describe("the hybrid pipeline through the openai: provider", () => {
     const inner = db.prepare("SELECT e.* FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = 'inner' AND e.purpose = 'candidate'").all() as Array<Record<string, any>>
     db.close()
     expect(inner.length).toBeGreaterThan(0)
-    expect(inner.every((e) => e.proposer === "llm" && e.offline === 0)).toBe(true)
+    expect(inner.every((e) => (e.proposer === "llm" || e.proposer === "handoff") && e.offline === 0)).toBe(true)
     expect(inner.filter((e) => e.status === "keep").length).toBeGreaterThan(0)
     const gains = JSON.parse(String(report.stdout))
     expect(gains.inner.gain).toBeGreaterThan(0)

@@ -105,7 +105,31 @@ export const runPage = (container, runId) => {
         h("tr", {}, h("td", {}, `inner (${i.metric}, ${i.direction === "minimize" ? "lower" : "higher"} is better)`), h("td", {}, `${i.stage}${i.arm === "hybrid" ? "" : ` [${i.arm}]`}`), h("td", { class: "num" }, num(i.baseline)), h("td", { class: "num" }, num(i.best)), h("td", { class: "num" }, signed(i.gain)), h("td", {}, `${i.kept} kept of ${i.experiments}, noise σ ${num(i.noiseSigma, 3)}`), h("td", {}, i.offline ? "offline proposer" : "LLM agent")),
       ),
     ]
-    replace(gainsBody.querySelector("#gains-table"), table("gains", ["level", "stage", "from", "to", "gain", "evidence", "proposer"], rows))
+    const arms = Object.entries(report.arms)
+    const armRows = arms.map(([arm, figures]) => h("tr", {}, h("td", {}, arm), h("td", { class: "num" }, num(figures.best)), h("td", { class: "num" }, signed(figures.gain)), h("td", { class: "num" }, figures.experimentsToBest ?? "–")))
+    const transferBlocks = report.innerStages
+      .filter((i) => i.transfers.length > 0 || (i.drift && i.drift.remeasures > 0))
+      .map((i) => {
+        const ran = i.transfers.filter((t) => t.outcome !== "not run")
+        const held = ran.filter((t) => t.outcome === "held").length
+        const rows = i.transfers.map((t) =>
+          h("tr", { class: t.outcome === "held" ? "kept" : "" }, h("td", {}, t.description), h("td", { class: "num" }, t.proxyDelta === null ? "crashed" : `${t.proxyDelta >= 0 ? "+" : ""}${(t.proxyDelta * 100).toFixed(2)} %`), h("td", { class: "num" }, `${t.proxyBudgetSeconds} s`), h("td", { class: "num" }, signed(t.improvement)), h("td", {}, t.outcome)),
+        )
+        return h(
+          "div",
+          { class: "transfers", dataset: { stage: i.stage, arm: i.arm } },
+          h("h3", {}, `${i.stage}${i.arm === "hybrid" ? "" : ` [${i.arm}]`}: handed-over edits`),
+          i.transfers.length > 0 ? h("p", { class: "muted" }, `transfer rate ${ran.length === 0 ? "– (none re-validated)" : `${held} of ${ran.length} held`} at ${i.timeBudgetSeconds ?? "?"} s`) : null,
+          i.transfers.length > 0 ? table("transfers", ["edit", "proxy Δ", "at", "here: improvement", "transfer"], rows) : null,
+          i.drift && i.drift.remeasures > 0 ? h("p", { class: "drift" }, `incumbent re-measured ${i.drift.remeasures} time${i.drift.remeasures === 1 ? "" : "s"}; largest drift ${signed(i.drift.largest)} ${i.metric}`) : null,
+        )
+      })
+    replace(
+      gainsBody.querySelector("#gains-table"),
+      table("gains", ["level", "stage", "from", "to", "gain", "evidence", "proposer"], rows),
+      arms.length > 1 ? table("arms", ["arm", "best", "gain", "experiments to best"], armRows) : null,
+      ...transferBlocks,
+    )
   }
 
   // ---------------------------------------------------------------------------------------------------------

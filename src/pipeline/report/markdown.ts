@@ -6,7 +6,7 @@
 import type { Experiment } from "../../domain/Experiment.ts"
 import { validationMeans } from "../../domain/Candidate.ts"
 import { innerSummaryOf } from "../StageKind.ts"
-import type { ReportData, RunReport } from "./model.ts"
+import { type ReportData, type RunReport, transferRate } from "./model.ts"
 
 const num = (value: number | null | undefined, digits = 5) => (value === null || value === undefined || !Number.isFinite(value) ? "–" : String(Number(value.toPrecision(digits))))
 const signed = (value: number | null | undefined) => (value === null || value === undefined ? "–" : `${value >= 0 ? "+" : ""}${num(value, 4)}`)
@@ -59,6 +59,16 @@ export const renderMarkdown = (report: RunReport, data: ReportData, options: Mar
     out.push("")
     const summary = innerSummaryOf(stage)
     out.push(`${stage.status}; ${rows.length} experiments: ${inner?.kept ?? 0} kept, ${inner?.discarded ?? 0} discarded, ${inner?.crashed ?? 0} crashed, ${inner?.timedOut ?? 0} timed out, ${inner?.rejected ?? 0} rejected. ${summary?.timeBudgetSeconds ? `${summary.timeBudgetSeconds} s per run. ` : ""}Proposer: ${inner?.offline ? "offline (no LLM)" : (summary?.proposer ?? "LLM")}. Best commit \`${(summary?.bestCommit ?? "–").slice(0, 10)}\`${summary && summary.branches.length > 0 ? ` on branch \`${summary.branches[0]}\`` : ""}.`)
+    if (inner && inner.transfers.length > 0) {
+      const rate = transferRate(inner.transfers)
+      const run = inner.transfers.filter((t) => t.outcome !== "not run")
+      out.push("", `Handed-over edits: the outer stage measured these at its proxy budget; the strongest were re-validated here through the keep gate. Transfer rate ${rate === null ? "– (none re-validated)" : `${run.filter((t) => t.outcome === "held").length} of ${run.length} held`}.`, "")
+      out.push("| edit | proxy Δ | at | here: improvement | transfer |", "|---|---|---|---|---|")
+      for (const t of inner.transfers.slice(0, 12)) out.push(`| ${cell(t.description)} | ${t.proxyDelta === null ? "crashed" : `${t.proxyDelta >= 0 ? "+" : ""}${(t.proxyDelta * 100).toFixed(2)} %`} | ${t.proxyBudgetSeconds} s | ${signed(t.improvement)} | ${t.outcome} |`)
+      if (inner.transfers.length > 12) out.push(`| … ${inner.transfers.length - 12} more, all not run | | | | |`)
+    }
+    if (inner?.drift && inner.drift.remeasures > 0)
+      out.push("", `Incumbent drift: the incumbent was re-measured ${inner.drift.remeasures} time${inner.drift.remeasures === 1 ? "" : "s"} before decisions (its newest run had grown stale); the largest change against its earlier runs was ${signed(inner.drift.largest)} ${inner.metric}. Candidates were judged against its recent runs.`)
     const chart = options.charts.get(stage.id)
     if (chart) out.push("", `![progress of ${stage.name}](${chart})`)
     const kept = rows.filter((e) => e.status === "keep")

@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { bestCandidate, type CandidateRecord, descendsFromLibrary, type EvaluationRecord, type ProposalRecord, seedOf, validationMeans } from "../../domain/Candidate.ts"
 import type { Experiment } from "../../domain/Experiment.ts"
 import type { Run, StageRecord } from "../../domain/Run.ts"
+import type { Drift, Transfer } from "../../domain/StageSummary.ts"
 import type { StoreShape } from "../../services/Store.ts"
 import type { LlmTotals } from "../../services/store/llmCalls.ts"
 import { innerSummaryOf, outerSummaryOf } from "../StageKind.ts"
@@ -58,6 +59,10 @@ export interface InnerReport {
   readonly experimentsToBest: number | null
   readonly bestCommit: string | null
   readonly timeBudgetSeconds: number | null
+  /** The outer stage's handed-over edits and whether they held at this stage's budget (empty without a handoff). */
+  readonly transfers: ReadonlyArray<Transfer>
+  /** Re-measurements of the incumbent and the largest drift they showed. */
+  readonly drift: Drift | null
 }
 
 export interface RunReport {
@@ -136,7 +141,15 @@ export const innerReport = (stage: StageRecord, experiments: ReadonlyArray<Exper
     experimentsToBest: summary?.experimentsToBest ?? null,
     bestCommit: summary?.bestCommit ?? null,
     timeBudgetSeconds: summary?.timeBudgetSeconds ?? null,
+    transfers: summary?.transfers ?? [],
+    drift: summary?.drift ?? null,
   }
+}
+
+/** Held ÷ re-validated handed-over edits; null when none was re-validated. */
+export const transferRate = (transfers: ReadonlyArray<Transfer>): number | null => {
+  const run = transfers.filter((t) => t.outcome !== "not run")
+  return run.length === 0 ? null : run.filter((t) => t.outcome === "held").length / run.length
 }
 
 export const buildReport = (data: ReportData): RunReport => {

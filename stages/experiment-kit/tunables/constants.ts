@@ -4,7 +4,7 @@
  * "sgd"`). A new value is written by replacing the whole assignment line. Pure.
  */
 import type { Tunable, TunableValue } from "./index.ts"
-import { formatNumber } from "./index.ts"
+import { formatNumber, wholeLineChange } from "./index.ts"
 
 type ConstantValue = TunableValue | { readonly kind: "string"; readonly value: string; readonly quote: string; readonly text: string }
 
@@ -98,7 +98,7 @@ export const findConstants = (file: string, content: string): Array<TunableConst
       alternatives,
       language,
       format: formatIn(value, language),
-      change: (text) => ({ path: file, kind: "replace", search: lineText, replace: replaceValue(span, text) }),
+      change: (text) => wholeLineChange(file, content, index, lineText, replaceValue(span, text)),
     })
   }
   return out

@@ -29,6 +29,16 @@ export interface Tunable {
   readonly change: (text: string) => FileChange
 }
 
+/**
+ * A replace of one whole line, with the newlines around it in the search text so that it can match nothing
+ * but that line (`LR = 0.1` is also the end of `MAX_LR = 0.1`, and `X = 0.0` the start of `X = 0.001`).
+ */
+export const wholeLineChange = (file: string, content: string, lineIndex: number, line: string, replacement: string): FileChange => {
+  const before = lineIndex > 0 ? "\n" : ""
+  const after = content.split("\n").length > lineIndex + 1 ? "\n" : ""
+  return { path: file, kind: "replace", search: `${before}${line}${after}`, replace: `${before}${replacement}${after}` }
+}
+
 /** Every tunable of the files (path → content), files in name order, each file's tunables in source order. */
 export const findTunables = (files: ReadonlyMap<string, string>): Array<Tunable> =>
   [...files.entries()].sort(([a], [b]) => a.localeCompare(b)).flatMap(([file, content]) => findConstants(file, content))

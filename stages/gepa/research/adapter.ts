@@ -11,6 +11,7 @@
  */
 import { Effect, Semaphore } from "effect"
 import type { ResolvedConfig } from "../../../src/config.ts"
+import type { Edit } from "../../../src/domain/Edit.ts"
 import type { Direction } from "../../../src/domain/Handoff.ts"
 import type { Experiment } from "../../../src/domain/Experiment.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
@@ -18,14 +19,14 @@ import { makeRng } from "../../../src/common/rng.ts"
 import type { StageServices } from "../../../src/pipeline/StageKind.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
-import { allConstants, rankProposals } from "../../experiment-kit/moves.ts"
-import { changesOfEdit } from "../../experiment-kit/tunables/index.ts"
+import { moveKey, rankProposals } from "../../experiment-kit/moves.ts"
+import { changesOfEdit, findTunables } from "../../experiment-kit/tunables/index.ts"
 import { makeAgentProposer } from "../../experiment-kit/proposers.ts"
 import type { TargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import { runExperiment } from "../../experiment-kit/runner.ts"
 import type { ExampleEvaluation, GepaAdapter } from "../adapter.ts"
 import { candidateHash, type Components } from "../candidate.ts"
-import { evidenceByConstant, parseDirections, type ProxyObservation, proxyScore, reflectDirectionsOffline, reflectInstructionsOffline, relativeImprovement } from "./directions.ts"
+import { parseDirections, type ProxyObservation, proxyScore, reflectDirectionsOffline, reflectInstructionsOffline, relativeImprovement } from "./directions.ts"
 
 export interface Scenario {
   readonly id: string
@@ -54,7 +55,28 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     const { setup, runner, slots } = workspace
     const offline = settings.agentModel === "offline"
     const baseFiles = yield* runner.filesAt(setup.baseCommit)
-    const constantNames = allConstants(baseFiles).map((c) => c.name)
+    const constantNames = findTunables(baseFiles).map((t) => t.name)
+
+    /**
+     * The offline agent's edit for scenario k: the move of the candidate's k-th direction (a `set` direction
+     * exactly, another the move engine's first move for what it names), skipping moves an earlier direction
+     * already took, so the scenarios together measure the candidate's top directions. A function of the
+     * candidate and the scenario only (what GEPA evaluates).
+     */
+    const offlineScenarioEdit = (directions: ReadonlyArray<Direction>, index: number): Edit | undefined => {
+      const taken = new Set<string>()
+      let chosen: Edit | undefined
+      for (let k = 0; k <= index; k++) {
+        chosen = undefined
+        const direction = directions[k % Math.max(1, directions.length)]
+        const ranked = rankProposals({ files: baseFiles, directions: direction ? [direction] : [], history: [], pending: [], rng: makeRng(config.seed * 7919 + k) })
+        const proposal = ranked.find((p) => !taken.has(moveKey(p.move.changes)))
+        if (!proposal) continue
+        taken.add(moveKey(proposal.move.changes))
+        chosen = proposal.edit
+      }
+      return chosen
+    }
     const gate = yield* Semaphore.make(setup.worktrees.length)
     const busy = setup.worktrees.map(() => false)
     const scenarioLocks = new Map<string, Semaphore.Semaphore>()
@@ -117,12 +139,8 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       Effect.gen(function* () {
         const directions: Array<Direction> = parseDirections(componentText(candidate, "directions"), constantNames)
         if (offline) {
-          // Scenario k tries the best move of the k-th constant in the ranking, so the scenarios together
-          // measure the candidate's top directions rather than two moves of its first one.
-          const ranked = rankProposals({ files: baseFiles, directions, history: [], pending: [], rng: makeRng(config.seed * 7919) })
-          const firstPerConstant = ranked.filter((proposal, i) => ranked.findIndex((other) => other.move.name === proposal.move.name) === i)
-          if (firstPerConstant.length === 0) return undefined
-          return { edit: firstPerConstant[scenario.index % firstPerConstant.length]!.edit, proposer: "offline" }
+          const edit = offlineScenarioEdit(directions, scenario.index)
+          return edit ? { edit, proposer: "offline" } : undefined
         }
         const agent = makeAgentProposer({
           model: settings.agentModel,
@@ -184,6 +202,22 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
               } else {
                 const edit = proposal.edit
                 row = yield* store.experiments.planExperiment({ ...plan, direction: edit.direction, rationale: edit.rationale, description: edit.description, edit })
+                // The same edit already ran on this scenario (same seed, same budget): its result is this one's,
+                // recorded without running it again (the row is never started).
+                const same = (yield* rows).find((e) => e.id !== row!.id && e.purpose === "proxy" && e.startedAt !== null && !isUnfinishedRow(e) && e.scenario?.split("@")[0] === scenario.id && e.edit !== null && sameEdit(e.edit, edit))
+                if (same) {
+                  yield* store.experiments.finishExperiment(row.id, {
+                    status: same.status === "measured" || same.status === "crash" || same.status === "timeout" ? same.status : "rejected",
+                    metric: same.metric,
+                    seconds: 0,
+                    exitCode: same.exitCode,
+                    signal: same.signal,
+                    logTail: same.logTail,
+                    reason: `same edit as proxy run #${same.seq} on scenario ${scenario.id}; not run again${same.reason ? ` (${same.reason})` : ""}`,
+                    diff: same.diff,
+                  })
+                  row = (yield* store.experiments.getExperiment(row.id))!
+                }
               }
             }
             if (row.status === "planned" || row.status === "running") row = yield* runRow(row)
@@ -191,6 +225,13 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           }),
         )
       })
+
+    const sameEdit = (a: Edit, b: Edit) => {
+      const ca = changesOfEdit(baseFiles, a.changes)
+      const cb = changesOfEdit(baseFiles, b.changes)
+      return ca.length > 0 || cb.length > 0 ? moveKey(ca) === moveKey(cb) : JSON.stringify(a.changes) === JSON.stringify(b.changes)
+    }
+    const isUnfinishedRow = (row: Experiment) => row.status === "planned" || row.status === "running"
 
     const evaluationOf = (row: Experiment, baseline: number): ExampleEvaluation => {
       const delta = row.status === "measured" && row.metric !== null ? relativeImprovement(config.target.metric.direction, baseline, row.metric) : null
@@ -207,16 +248,17 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       }
     }
 
+    /** Every proxy run that ran (a reused result counts once, where it was measured; a rejected edit is no evidence). */
     const observations = Effect.gen(function* () {
       const all = yield* rows
       const baselines = new Map(all.filter((e) => e.purpose === "baseline" && e.metric !== null).map((e) => [e.scenario, e.metric!]))
       const out: Array<ProxyObservation> = []
-      for (const row of all.filter((e) => e.purpose === "proxy" && e.status !== "planned" && e.status !== "running")) {
-        const edit = row.edit
-        if (!edit) continue
-        const baseline = baselines.get(row.scenario?.split("@")[0] ?? "")
+      for (const row of all.filter((e) => e.purpose === "proxy" && e.startedAt !== null && !isUnfinishedRow(e) && e.status !== "rejected")) {
+        if (!row.edit) continue
+        const scenario = row.scenario?.split("@")[0] ?? ""
+        const baseline = baselines.get(scenario)
         const delta = row.status === "measured" && row.metric !== null && baseline !== undefined ? relativeImprovement(config.target.metric.direction, baseline, row.metric) : null
-        for (const change of changesOfEdit(baseFiles, edit.changes)) out.push({ name: change.name, from: change.from, to: change.to, relativeDelta: delta })
+        out.push({ scenario, edit: row.edit, changes: changesOfEdit(baseFiles, row.edit.changes), relativeDelta: delta, proposer: row.proposer })
       }
       return out
     })
@@ -258,16 +300,14 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       offlineReflector: (candidate, _dataset, names) =>
         Effect.gen(function* () {
           const seen = yield* observations
-          const evidence = evidenceByConstant(seen)
           const noise = yield* noiseFloor
-          const constants = allConstants(baseFiles)
           const out: Record<string, string> = {}
           for (const name of names) {
-            if (name === "directions") out[name] = reflectDirectionsOffline(constants, seen, noise)
-            else if (name === "instructions") out[name] = reflectInstructionsOffline(componentText(candidate, name), evidence, noise)
+            if (name === "directions") out[name] = reflectDirectionsOffline(baseFiles, seen, noise, settings.scenarios.length, makeRng(config.seed * 31 + seen.length))
+            else if (name === "instructions") out[name] = reflectInstructionsOffline(componentText(candidate, name), seen, noise)
           }
           return out
         }),
     }
-    return { adapter, observations, constantNames, baseFiles }
+    return { adapter, observations, noiseFloor, constantNames, baseFiles }
   })

@@ -1,34 +1,43 @@
 /**
  * Research directions as the outer stage evolves them: a ranked Markdown list (one component text), parsed
- * into structured directions for the inner stage, with evidence measured on proxy runs. Also the offline
- * reflector's rewrites: directions re-ranked by measured deltas (harmful ones dropped, untried constants
- * added) and lessons appended to the instructions. Pure.
+ * into structured directions for the inner stage, each with the evidence measured on proxy runs and the
+ * budget it was measured at. The unit of evidence is a move (one or several tunables set together, as the
+ * move engine makes them, or an LLM's edit): the offline reflector ranks the moves that helped, proposes the
+ * next untried ones with the move engine (compound retries, zero ladders and combinations included), and
+ * writes them as `set NAME=value` directions the proposers carry out exactly. The handoff also carries every
+ * measured edit with its proxy Δ, for the inner stage to re-validate at the full budget. Pure.
  */
-import type { MetricDirection } from "../../../src/config.ts"
-import type { Direction, DirectionEvidence } from "../../../src/domain/Handoff.ts"
-import { plainText, type Tunable } from "../../experiment-kit/tunables/index.ts"
-import { directionPreference } from "../../experiment-kit/moves.ts"
+import type { Rng } from "../../../src/common/rng.ts"
 import { mean } from "../../../src/common/stats.ts"
+import type { MetricDirection } from "../../../src/config.ts"
+import type { Edit } from "../../../src/domain/Edit.ts"
+import type { Direction, DirectionEvidence, HandedEdit } from "../../../src/domain/Handoff.ts"
+import { type Assignment, directionPreference, explicitAssignments, moveKey, type MoveOutcome, rankProposals } from "../../experiment-kit/moves.ts"
+import { findTunables, pointSignature, type Tunable } from "../../experiment-kit/tunables/index.ts"
 
-/** One proxy run's effect: which constant moved where, and the relative improvement (null: it crashed). */
+/** One proxy run: the edit, the tunable assignments it made (none for a code change), and the relative improvement (null: crashed or timed out). */
 export interface ProxyObservation {
-  readonly name: string
-  readonly from: string
-  readonly to: string
-  /** (baseline − metric) / |baseline| for minimize, sign flipped for maximize; null for crash/timeout/rejected. */
+  readonly scenario: string
+  readonly edit: Edit
+  readonly changes: ReadonlyArray<Assignment>
+  /** (baseline − metric) / |baseline| for minimize, sign flipped for maximize; null for a crash or timeout. */
   readonly relativeDelta: number | null
+  readonly proposer: string
 }
 
-export interface ConstantEvidence extends DirectionEvidence {
-  readonly name: string
-  /** The move with the best mean delta, and its mean. */
-  readonly bestMove: { readonly to: string; readonly from: string; readonly meanDelta: number } | null
-  /** The move with the worst mean delta. */
-  readonly worstMove: { readonly to: string; readonly from: string; readonly meanDelta: number } | null
+/** The proxy evidence of one move, over the scenarios it ran on. */
+export interface MoveEvidence {
+  readonly key: string
+  readonly edit: Edit
+  readonly changes: ReadonlyArray<Assignment>
+  readonly tries: number
+  readonly crashes: number
+  readonly meanDelta: number | null
+  readonly proposer: string
 }
 
 export const relativeImprovement = (direction: MetricDirection, baseline: number, metric: number) =>
-  ((direction === "minimize" ? baseline - metric : metric - baseline) / Math.max(Math.abs(baseline), 1e-12))
+  (direction === "minimize" ? baseline - metric : metric - baseline) / Math.max(Math.abs(baseline), 1e-12)
 
 /**
  * The score of one proxy run, in [0, 1]: 0.5 + r / (2·range), clipped, where r is the relative
@@ -39,47 +48,46 @@ export const relativeImprovement = (direction: MetricDirection, baseline: number
 export const proxyScore = (relativeDelta: number | null, range: number): number =>
   relativeDelta === null ? 0 : Math.min(1, Math.max(0, 0.5 + relativeDelta / (2 * range)))
 
-export const evidenceByConstant = (observations: ReadonlyArray<ProxyObservation>): Map<string, ConstantEvidence> => {
-  const byName = new Map<string, Array<ProxyObservation>>()
-  for (const observation of observations) byName.set(observation.name, [...(byName.get(observation.name) ?? []), observation])
-  const out = new Map<string, ConstantEvidence>()
-  for (const [name, list] of byName) {
-    const measured = list.filter((o) => o.relativeDelta !== null)
-    const byMove = new Map<string, Array<ProxyObservation>>()
-    for (const o of measured) byMove.set(`${o.from}\u0000${o.to}`, [...(byMove.get(`${o.from}\u0000${o.to}`) ?? []), o])
-    const moves = [...byMove.values()].map((group) => ({ from: group[0]!.from, to: group[0]!.to, meanDelta: mean(group.map((o) => o.relativeDelta!)) }))
-    moves.sort((a, b) => b.meanDelta - a.meanDelta)
-    out.set(name, {
-      name,
-      tries: list.length,
-      meanDelta: measured.length > 0 ? mean(measured.map((o) => o.relativeDelta!)) : null,
-      crashes: list.length - measured.length,
-      bestMove: moves[0] ?? null,
-      worstMove: moves.at(-1) ?? null,
-    })
-  }
-  return out
+const observationKey = (o: Pick<ProxyObservation, "changes" | "edit">) => (o.changes.length > 0 ? moveKey(o.changes) : `edit:${JSON.stringify(o.edit.changes)}`)
+
+/** Observations grouped by move, best mean first (moves that only crashed last). */
+export const evidenceByMove = (observations: ReadonlyArray<ProxyObservation>): Array<MoveEvidence> => {
+  const groups = new Map<string, Array<ProxyObservation>>()
+  for (const o of observations) groups.set(observationKey(o), [...(groups.get(observationKey(o)) ?? []), o])
+  return [...groups].map(([key, list]) => {
+    const measured = list.filter((o) => o.relativeDelta !== null).map((o) => o.relativeDelta!)
+    return { key, edit: list[0]!.edit, changes: list[0]!.changes, tries: list.length, crashes: list.length - measured.length, meanDelta: measured.length > 0 ? mean(measured) : null, proposer: list[0]!.proposer }
+  }).sort((a, b) => (b.meanDelta ?? -Infinity) - (a.meanDelta ?? -Infinity))
+}
+
+/** The history the move engine reads: every proxy move at the base point, its relative Δ as the delta. */
+export const proxyHistory = (files: ReadonlyMap<string, string>, observations: ReadonlyArray<ProxyObservation>): Array<MoveOutcome> => {
+  const point = pointSignature(findTunables(files))
+  return observations.filter((o) => o.changes.length > 0).map((o) => ({ point, changes: o.changes, delta: o.relativeDelta, kept: false }))
 }
 
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(2)}%`
 
 export const evidenceText = (evidence: DirectionEvidence) =>
-  `(proxy evidence: ${evidence.tries} tr${evidence.tries === 1 ? "y" : "ies"}, mean Δ ${evidence.meanDelta === null ? "n/a" : signed(evidence.meanDelta)}, ${evidence.crashes} crash${evidence.crashes === 1 ? "" : "es"})`
+  `(proxy evidence: ${evidence.tries} tr${evidence.tries === 1 ? "y" : "ies"}, mean Δ ${evidence.meanDelta === null ? "n/a" : signed(evidence.meanDelta)}, ${evidence.crashes} crash${evidence.crashes === 1 ? "" : "es"}${evidence.budgetSeconds !== undefined ? `, at ${evidence.budgetSeconds} s` : ""})`
+
+const evidencePattern = /\(proxy evidence: (\d+) tr(?:y|ies), mean Δ (n\/a|[-+]?[\d.]+%), (\d+) crash(?:es)?(?:, at ([\d.]+) s)?\)/
 
 /**
  * A generic prior over typical levers, most influential first (the order prompts/agent.md lists them):
  * learning rate, optimizer, schedule, width, depth, context, batch size, initialisation, regularisation.
+ * Names match in any case and with `-`, `_` or `.` separators (`LEARNING_RATE`, `--lr`, `optim.lr`).
  */
 const priorLevers: ReadonlyArray<RegExp> = [
-  /(^|_)(LR|LEARNING_RATE)($|_)/,
-  /OPTIM|MOMENTUM|BETA/,
-  /SCHEDULE|WARMUP|DECAY_STEPS/,
-  /HIDDEN|WIDTH|EMBD|EMBED|DIM|CHANNELS/,
-  /LAYER|DEPTH|HEADS?($|_)/,
-  /CONTEXT|BLOCK|SEQ/,
-  /BATCH/,
-  /INIT/,
-  /WEIGHT_DECAY|DROPOUT|CLIP|REG/,
+  /(^|[^a-z])(lr|learning[_-]?rate)($|[^a-z])/i,
+  /optim|momentum|beta/i,
+  /schedule|warmup|decay[_-]?steps/i,
+  /hidden|width|embd|embed|dim|channels/i,
+  /layer|depth|heads?($|[^a-z])/i,
+  /context|block|seq/i,
+  /batch/i,
+  /init/i,
+  /weight[_-]?decay|dropout|clip|reg/i,
 ]
 
 const priorRank = (name: string) => {
@@ -87,34 +95,39 @@ const priorRank = (name: string) => {
   return index === -1 ? priorLevers.length : index
 }
 
-/** The seed directions when no LLM writes them: every tunable constant, typical levers first. */
-export const seedDirectionsText = (constants: ReadonlyArray<Tunable>): string =>
-  [...constants]
-    .map((constant, order) => ({ constant, order }))
-    .sort((a, b) => priorRank(a.constant.name) - priorRank(b.constant.name) || a.order - b.order)
-    .map(({ constant }) => constant)
-    .map((c, i) => {
-      const options = c.value.kind === "string" && c.alternatives.length > 0 ? ` (alternatives: ${c.alternatives.join(", ")})` : ""
-      return `${i + 1}. tune ${c.name} (now ${c.value.text})${options}`
-    })
-    .join("\n")
+/** Tunables in prior order (typical levers first, then file order). */
+export const byPrior = (tunables: ReadonlyArray<Tunable>): Array<Tunable> =>
+  [...tunables]
+    .map((tunable, order) => ({ tunable, order }))
+    .sort((a, b) => priorRank(a.tunable.name) - priorRank(b.tunable.name) || a.order - b.order)
+    .map(({ tunable }) => tunable)
 
-const evidencePattern = /\(proxy evidence: (\d+) tr(?:y|ies), mean Δ (n\/a|[-+]?[\d.]+%), (\d+) crash(?:es)?\)/
+const tuneLine = (t: Tunable) => `tune ${t.name} (now ${t.value.text})${t.value.kind === "string" && t.alternatives.length > 0 ? ` (alternatives: ${t.alternatives.join(", ")})` : ""}`
+
+/** The seed directions when no LLM writes them: every tunable, typical levers first. */
+export const seedDirectionsText = (tunables: ReadonlyArray<Tunable>): string => byPrior(tunables).map((t, i) => `${i + 1}. ${tuneLine(t)}`).join("\n")
 
 /** Parses a ranked list (numbered or bulleted lines; other lines ignored) into directions. */
-export const parseDirections = (text: string, knownConstants: ReadonlyArray<string>): Array<Direction> => {
+export const parseDirections = (text: string, knownTunables: ReadonlyArray<string>): Array<Direction> => {
   const out: Array<Direction> = []
   for (const line of text.split("\n")) {
     const match = /^\s*(?:\d+[.)]|[-*•])\s+(.+?)\s*$/.exec(line)
     if (!match) continue
     const body = match[1]!
-    const constants = knownConstants.filter((name) => new RegExp(`\\b${name}\\b`).test(body))
+    const constants = knownTunables.filter((name) => new RegExp(`(^|[^\\w-])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\w-])`).test(body))
     const evidence = evidencePattern.exec(body)
     out.push({
       text: body.replace(evidencePattern, "").trim(),
       constants,
       ...(evidence
-        ? { evidence: { tries: Number(evidence[1]), meanDelta: evidence[2] === "n/a" ? null : Number(evidence[2]!.replace("%", "")) / 100, crashes: Number(evidence[3]) } }
+        ? {
+            evidence: {
+              tries: Number(evidence[1]),
+              meanDelta: evidence[2] === "n/a" ? null : Number(evidence[2]!.replace("%", "")) / 100,
+              crashes: Number(evidence[3]),
+              ...(evidence[4] !== undefined ? { budgetSeconds: Number(evidence[4]) } : {}),
+            },
+          }
         : {}),
     })
   }
@@ -124,110 +137,102 @@ export const parseDirections = (text: string, knownConstants: ReadonlyArray<stri
 export const renderDirections = (directions: ReadonlyArray<Direction>): string =>
   directions.map((d, i) => `${i + 1}. ${d.text}${d.evidence ? ` ${evidenceText(d.evidence)}` : ""}`).join("\n")
 
-const moveMatches = (constant: Tunable | undefined, text: string, observation: ProxyObservation) => {
-  if (!constant) return true
-  const prefers = directionPreference(text, constant)
-  return prefers === undefined ? true : prefers(observation.to)
-}
-
-const summarize = (list: ReadonlyArray<ProxyObservation>): DirectionEvidence => {
+const summarize = (list: ReadonlyArray<ProxyObservation>, budgetSeconds: number): DirectionEvidence => {
   const measured = list.filter((o) => o.relativeDelta !== null)
-  return { tries: list.length, meanDelta: measured.length > 0 ? mean(measured.map((o) => o.relativeDelta!)) : null, crashes: list.length - measured.length }
+  return { tries: list.length, meanDelta: measured.length > 0 ? mean(measured.map((o) => o.relativeDelta!)) : null, crashes: list.length - measured.length, budgetSeconds }
 }
 
 /**
- * Gives each direction the evidence of the proxy runs it speaks for: the moves of the constants it names
- * that agree with its wording ("increase X" counts only moves up of X; "switch X to v" only moves to v).
+ * Gives each direction the evidence of the proxy runs it speaks for: a `set` direction, the runs of exactly
+ * that move; another, the single-tunable moves of what it names that agree with its wording ("increase X"
+ * counts only moves up of X; "switch X to v" only moves to v).
  */
-export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, constants: ReadonlyArray<Tunable>): Array<Direction> => {
-  const byName = new Map(constants.map((c) => [c.name, c]))
-  return directions.map((direction) => ({
-    text: direction.text,
-    constants: direction.constants,
-    evidence: summarize(observations.filter((o) => direction.constants.includes(o.name) && moveMatches(byName.get(o.name), direction.text, o))),
-  }))
+export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, files: ReadonlyMap<string, string>, budgetSeconds: number): Array<Direction> => {
+  const tunables = findTunables(files)
+  const byName = new Map(tunables.map((t) => [t.name, t]))
+  return directions.map((direction) => {
+    const exact = explicitAssignments(direction.text, tunables)
+    const matching = exact
+      ? observations.filter((o) => o.changes.length > 0 && moveKey(o.changes) === moveKey(exact))
+      : observations.filter((o) => {
+          if (o.changes.length !== 1 || !direction.constants.includes(o.changes[0]!.name)) return false
+          const tunable = byName.get(o.changes[0]!.name)
+          const prefers = tunable ? directionPreference(direction.text, tunable) : undefined
+          return prefers === undefined || prefers(o.changes[0]!.to)
+        })
+    return { text: direction.text, constants: direction.constants, evidence: summarize(matching, budgetSeconds) }
+  })
 }
 
-interface MoveGroup {
-  readonly to: string
-  readonly from: string
-  readonly meanDelta: number | null
-  readonly tries: number
-}
+const describeMove = (changes: ReadonlyArray<Assignment>) => changes.map((c) => `${c.name} ${c.from} → ${c.to}`).join(" with ")
 
-const groupMoves = (observations: ReadonlyArray<ProxyObservation>, name: string): Array<MoveGroup> => {
-  const groups = new Map<string, Array<ProxyObservation>>()
-  for (const o of observations.filter((o) => o.name === name)) groups.set(`${o.from}\u0000${o.to}`, [...(groups.get(`${o.from}\u0000${o.to}`) ?? []), o])
-  return [...groups.values()].map((list) => ({ from: list[0]!.from, to: list[0]!.to, tries: list.length, meanDelta: summarize(list).meanDelta }))
-}
+/** A `set` line for a move (values as the source writes them). */
+export const setLine = (changes: ReadonlyArray<Pick<Assignment, "name" | "to">>) => `set ${changes.map((c) => `${c.name}=${c.to}`).join(", ")}`
 
 /**
- * The offline reflector's directions, from every proxy run so far:
- *  - a constant with a move that helped becomes "increase/decrease X" or "switch X to v", best first;
- *  - a number whose moves one way hurt and the other way are untried becomes a direction the other way;
- *  - untried constants follow (file order), then constants whose moves changed little;
- *  - a constant is dropped only when every way of moving it hurt or crashed.
- * `noise` is the relative change below which a result counts as neither help nor harm.
+ * The offline reflector's directions, from every proxy run so far (all measured from the base files):
+ *  - first the best measured move, then the next untried moves the move engine ranks highest (they are
+ *    what the next candidate's scenarios measure), then the other moves that helped, best first;
+ *  - then every tunable not yet moved, typical levers first, and last the ones measured as neither help
+ *    nor harm;
+ *  - a tunable is never dropped: proxy evidence is measured at another budget than the inner stage's.
+ * `noise` is the relative change below which a result counts as neither help nor harm; `slots` is how many
+ * directions the scenarios measure.
  */
-export const reflectDirectionsOffline = (constants: ReadonlyArray<Tunable>, observations: ReadonlyArray<ProxyObservation>, noise: number): string => {
-  const helped: Array<{ line: string; score: number }> = []
-  const informed: Array<string> = []
-  const untried: Array<string> = []
-  const neutral: Array<string> = []
-  for (const constant of constants) {
-    const moves = groupMoves(observations, constant.name)
-    if (moves.length === 0) {
-      untried.push(`try ${constant.name} (untried; now ${constant.value.text})`)
-      continue
-    }
-    const score = (m: MoveGroup) => m.meanDelta ?? -Infinity
-    const best = [...moves].sort((a, b) => score(b) - score(a))[0]!
-    const evidence = evidenceText(summarize(observations.filter((o) => o.name === constant.name && o.to === best.to && o.from === best.from)))
-    if (score(best) > noise) {
-      const line =
-        constant.value.kind === "number"
-          ? `${Number(best.to) > Number(best.from) ? "increase" : "decrease"} ${constant.name} (${best.from} → ${best.to} helped) ${evidence}`
-          : `switch ${constant.name} to ${plainText(best.to)} (${best.from} → ${best.to} helped) ${evidence}`
-      helped.push({ line, score: score(best) })
-      continue
-    }
-    if (constant.value.kind === "number") {
-      const up = moves.filter((m) => Number(m.to) > Number(m.from))
-      const down = moves.filter((m) => Number(m.to) < Number(m.from))
-      const hurt = (list: Array<MoveGroup>) => list.length > 0 && list.every((m) => score(m) < -noise)
-      if (hurt(up) && down.length === 0) informed.push(`decrease ${constant.name} (increasing it hurt; now ${constant.value.text})`)
-      else if (hurt(down) && up.length === 0) informed.push(`increase ${constant.name} (decreasing it hurt; now ${constant.value.text})`)
-      else if (!(hurt(up) && hurt(down))) neutral.push(`revisit ${constant.name}: moves so far changed little (now ${constant.value.text})`)
-      continue
-    }
-    const tried = new Set(moves.map((m) => plainText(m.to)))
-    const left = constant.value.kind === "string" ? constant.alternatives.filter((a) => !tried.has(a)) : []
-    if (left.length > 0) informed.push(`switch ${constant.name} to ${left[0]} (other values hurt; untried)`)
-    else if (moves.some((m) => score(m) >= -noise)) neutral.push(`revisit ${constant.name}: its values changed little`)
+export const reflectDirectionsOffline = (files: ReadonlyMap<string, string>, observations: ReadonlyArray<ProxyObservation>, noise: number, slots: number, rng: Rng): string => {
+  const tunables = findTunables(files)
+  const evidence = evidenceByMove(observations)
+  const proven = evidence.filter((e) => e.changes.length > 0 && e.meanDelta !== null && e.meanDelta > noise)
+  const explore = rankProposals({ files, directions: [], history: proxyHistory(files, observations), pending: [], rng, noise }).slice(0, Math.max(1, slots - (proven.length > 0 ? 1 : 0)))
+  const lines: Array<string> = []
+  const used = new Set<string>()
+  const push = (key: string, line: string) => {
+    if (used.has(key)) return
+    used.add(key)
+    lines.push(line)
   }
-  helped.sort((a, b) => b.score - a.score)
-  // Keep exploring: the top three (what the proxy scenarios measure) hold at most two proven directions
-  // and at least one that has not been measured yet, while any is left.
-  const exploring = [...informed, ...untried]
-  const proven = helped.map((h) => h.line)
-  const head = exploring.length > 0 ? [...proven.slice(0, 2), exploring[0]!] : proven.slice(0, 3)
-  const lines = [...head, ...proven.slice(head.length - (exploring.length > 0 ? 1 : 0)).filter((line) => !head.includes(line)), ...exploring.filter((line) => !head.includes(line)), ...neutral]
-  return lines.length === 0 ? "1. no direction has helped yet; try a different kind of change (structure, schedule, regularization)" : lines.map((line, i) => `${i + 1}. ${line}`).join("\n")
+  if (proven[0]) push(proven[0].key, `${setLine(proven[0].changes)} (${describeMove(proven[0].changes)} helped)`)
+  for (const proposal of explore) push(moveKey(proposal.move.changes), `${setLine(proposal.move.changes)} (untried: ${proposal.edit.rationale.replace(/^offline proposer: /, "")})`)
+  for (const e of proven.slice(1)) push(e.key, `${setLine(e.changes)} (${describeMove(e.changes)} helped)`)
+  const moved = new Set(observations.flatMap((o) => o.changes.map((c) => c.name)))
+  const neutral = new Set(evidence.filter((e) => e.changes.length === 1 && e.meanDelta !== null && Math.abs(e.meanDelta) <= noise).map((e) => e.changes[0]!.name))
+  for (const tunable of byPrior(tunables).filter((t) => !moved.has(t.name))) push(`tune:${tunable.name}`, tuneLine(tunable))
+  for (const tunable of byPrior(tunables).filter((t) => moved.has(t.name) && !proven.some((e) => e.changes.some((c) => c.name === t.name)))) {
+    push(`tune:${tunable.name}`, `revisit ${tunable.name}: ${neutral.has(tunable.name) ? "its moves so far changed little" : "its moves so far did not help"} (now ${tunable.value.text})`)
+  }
+  return lines.length === 0 ? "1. no tunable found; try a different kind of change (structure, schedule, regularization)" : lines.map((line, i) => `${i + 1}. ${line}`).join("\n")
 }
 
 const lessonsHeader = "## Lessons from proxy runs (offline reflector)"
 
 /** The instructions with their lessons section replaced by what the evidence says (bounded length). */
-export const reflectInstructionsOffline = (instructions: string, evidence: ReadonlyMap<string, ConstantEvidence>, noise: number): string => {
+export const reflectInstructionsOffline = (instructions: string, observations: ReadonlyArray<ProxyObservation>, noise: number): string => {
   const base = instructions.split(lessonsHeader)[0]!.trimEnd()
-  const items = [...evidence.values()]
-  const helped = items.filter((e) => e.bestMove && e.bestMove.meanDelta > noise).sort((a, b) => b.bestMove!.meanDelta - a.bestMove!.meanDelta).slice(0, 5)
-  const hurt = items.filter((e) => e.worstMove && e.worstMove.meanDelta < -noise).sort((a, b) => a.worstMove!.meanDelta - b.worstMove!.meanDelta).slice(0, 4)
-  const crashed = items.filter((e) => e.crashes > 0).slice(0, 3)
+  const evidence = evidenceByMove(observations).filter((e) => e.changes.length > 0)
+  const helped = evidence.filter((e) => e.meanDelta !== null && e.meanDelta > noise).slice(0, 5)
+  const hurt = evidence.filter((e) => e.meanDelta !== null && e.meanDelta < -noise).reverse().slice(0, 4)
+  const crashed = evidence.filter((e) => e.crashes > 0).slice(0, 3)
   const lessons = [
-    ...helped.map((e) => `- ${e.name} ${e.bestMove!.from} → ${e.bestMove!.to} helped (${signed(e.bestMove!.meanDelta)} on average); push further in that direction.`),
-    ...hurt.map((e) => `- ${e.name} ${e.worstMove!.from} → ${e.worstMove!.to} hurt (${signed(e.worstMove!.meanDelta)}); do not repeat it.`),
-    ...crashed.map((e) => `- changes to ${e.name} crashed ${e.crashes} time${e.crashes === 1 ? "" : "s"}; check the value range before trying again.`),
+    ...helped.map((e) => `- ${describeMove(e.changes)} helped (${signed(e.meanDelta!)} on average at the proxy budget); build on it.`),
+    ...hurt.map((e) => `- ${describeMove(e.changes)} hurt (${signed(e.meanDelta!)}); do not repeat it.`),
+    ...crashed.map((e) => `- ${describeMove(e.changes)} crashed ${e.crashes} time${e.crashes === 1 ? "" : "s"}; a switch that crashes may need its learning rate rescaled.`),
   ]
   return lessons.length === 0 ? base : `${base}\n\n${lessonsHeader}\n\n${lessons.join("\n")}`
 }
+
+/**
+ * Every measured proxy edit for the handoff, strongest first: its proxy Δ over the scenarios it ran on, and
+ * the noise it is judged against, so the inner stage can re-validate the strongest at its own budget.
+ */
+export const handedEdits = (observations: ReadonlyArray<ProxyObservation>, noise: number, budgetSeconds: number): Array<HandedEdit> =>
+  evidenceByMove(observations).map((e) => ({
+    description: e.changes.length > 0 ? e.changes.map((c) => `${c.name} ${c.from} -> ${c.to}`).join(", ") : e.edit.description,
+    assignments: e.changes.map((c) => ({ name: c.name, from: c.from, to: c.to })),
+    edit: e.edit,
+    proxyDelta: e.meanDelta,
+    tries: e.tries,
+    crashes: e.crashes,
+    proxyNoise: noise,
+    budgetSeconds,
+    proposer: e.proposer,
+  }))

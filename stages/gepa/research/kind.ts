@@ -19,12 +19,12 @@ import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
 import { defaultRunLimits } from "../../experiment-kit/limits.ts"
 import { killOrphans } from "../../experiment-kit/runner.ts"
-import { allConstants } from "../../experiment-kit/moves.ts"
+import { findTunables } from "../../experiment-kit/tunables/index.ts"
 import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
 import { makeResearchAdapter, type Scenario } from "./adapter.ts"
-import { parseDirections, seedDirectionsText, withEvidence } from "./directions.ts"
+import { handedEdits, parseDirections, seedDirectionsText, withEvidence } from "./directions.ts"
 
 export const ResearchAdapterOptions = Schema.Struct({
   kind: Schema.Literal("research"),
@@ -97,7 +97,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         const instructions = context.input.instructions ?? (yield* readText(options.instructions, "agent"))!
         let directions = yield* readText(options.directions, undefined)
         if (directions === undefined) {
-          const constants = allConstants(research.baseFiles)
+          const constants = findTunables(research.baseFiles)
           if (config.model === "offline") directions = seedDirectionsText(constants)
           else {
             const llm = yield* Llm
@@ -127,8 +127,10 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         instructions: (best) => componentText(best, "instructions") ?? "",
         handoff: (best) =>
           Effect.gen(function* () {
-            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), yield* research.observations, allConstants(research.baseFiles))
-            return { directions, instructionsHash: sha256(componentText(best, "instructions") ?? "") }
+            const observations = yield* research.observations
+            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), observations, research.baseFiles, proxyTimeBudgetSeconds)
+            const edits = handedEdits(observations, yield* research.noiseFloor, proxyTimeBudgetSeconds)
+            return { directions, edits, instructionsHash: sha256(componentText(best, "instructions") ?? "") }
           }),
       }
     }),

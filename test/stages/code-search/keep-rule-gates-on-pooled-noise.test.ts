@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { judge, pooledNoise } from "../../../stages/code-search/keepRule.ts"
 
-const options = { minDelta: 0, noiseK: 2, confirmRuns: 2 }
+const options = { minDelta: 0, noiseK: 2, confirmRuns: 2, confirmFrom: 0 }
 
 describe("noise-aware keep rule", () => {
   it("pools the standard deviation over groups of repeated runs", () => {
@@ -40,6 +40,17 @@ describe("noise-aware keep rule", () => {
     const broke = judge({ direction: "maximize", incumbentRuns: [1], candidateRuns: [1.01], noise, confirmsDone: 0, canConfirm: false }, options)
     expect(broke.verdict).toBe("discard")
     expect(broke.reason).toContain("no budget left")
+  })
+
+  it("spends confirm runs only on candidates above confirmFrom of the gate", () => {
+    const noise = { sigma: 0.05, dof: 4 }
+    const half = { ...options, confirmFrom: 0.5 }
+    // gate = 2 * 0.05 * sqrt(1 + 1/2) = 0.1225: confirm runs from 0.0612
+    const small = judge({ direction: "minimize", incumbentRuns: [1.0, 1.0], candidateRuns: [0.95], noise, confirmsDone: 0, canConfirm: true }, half)
+    expect(small.verdict).toBe("discard")
+    expect(small.reason).toContain("too small to be told from noise")
+    expect(judge({ direction: "minimize", incumbentRuns: [1.0, 1.0], candidateRuns: [0.93], noise, confirmsDone: 0, canConfirm: true }, half).verdict).toBe("confirm")
+    expect(judge({ direction: "minimize", incumbentRuns: [1.0, 1.0], candidateRuns: [0.95], noise, confirmsDone: 0, canConfirm: true }, options).verdict).toBe("confirm")
   })
 
   it("uses minDelta when the noise is unknown or smaller", () => {

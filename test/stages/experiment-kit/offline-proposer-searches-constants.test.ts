@@ -24,7 +24,7 @@ describe("offline proposer", () => {
 
   it("orders moves by the handed-over directions", () => {
     const proposal = propose([], [{ text: "try adaptive optimizers", constants: ["OPTIMIZER"] }, { text: "wider", constants: ["HIDDEN"] }])!
-    expect(proposal.move).toMatchObject({ name: "OPTIMIZER", to: '"adam"' })
+    expect(proposal.move.changes).toEqual([expect.objectContaining({ name: "OPTIMIZER", to: '"adam"' })])
     expect(proposal.edit.direction).toBe("try adaptive optimizers")
   })
 
@@ -34,7 +34,7 @@ describe("offline proposer", () => {
     const directions = [{ text: "lr", constants: ["LEARNING_RATE"] }]
     for (let i = 0; i < 4; i++) {
       const proposal = propose(history, directions)!
-      const id = `${proposal.move.name}=${proposal.move.to}`
+      const id = `${proposal.move.changes[0]!.name}=${proposal.move.changes[0]!.to}`
       expect(seen.has(id)).toBe(false)
       seen.add(id)
       history.push({ ...proposal.move, delta: -0.1, kept: false })
@@ -58,16 +58,16 @@ describe("offline proposer", () => {
       "c0",
       files,
     )
-    expect(history).toEqual([expect.objectContaining({ name: "LEARNING_RATE", from: "0.01", to: "0.02", kept: true, delta: 0.2 })])
+    expect(history).toEqual([expect.objectContaining({ changes: [expect.objectContaining({ name: "LEARNING_RATE", from: "0.01", to: "0.02" })], kept: true, delta: 0.2 })])
     const proposal = propose(history, [], new Map([["train.mjs", moved]]))!
-    expect(proposal.move).toMatchObject({ name: "LEARNING_RATE", from: "0.02", to: "0.04" })
+    expect(proposal.move.changes).toEqual([expect.objectContaining({ name: "LEARNING_RATE", from: "0.02", to: "0.04" })])
     expect(proposal.edit.rationale).toContain("push further")
   })
 
   it("returns undefined when every move has been tried at this point", () => {
     const tiny = new Map([["t.py", "USE_X = True\n"]])
     const first = proposeOffline({ files: tiny, directions: [], history: [], pending: [], rng: makeRng(0) })!
-    expect(first.move.to).toBe("False")
+    expect(first.move.changes[0]!.to).toBe("False")
     expect(proposeOffline({ files: tiny, directions: [], history: [{ ...first.move, delta: -1, kept: false }], pending: [], rng: makeRng(0) })).toBeUndefined()
     expect(proposeOffline({ files: tiny, directions: [], history: [], pending: [first.move], rng: makeRng(0) })).toBeUndefined()
   })

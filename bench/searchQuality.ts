@@ -1,0 +1,297 @@
+/**
+ * Search quality against the tool a user would otherwise pick. On synthetic targets with a known optimum
+ * and traps (bench/targets/synthetic.mjs), side by side in one run: twoloop hybrid (GEPA on proxy runs,
+ * then the code search), twoloop inner-only, Optuna TPE and Optuna random search (Debian's python3-optuna,
+ * a benchmark peer only), all offline, each with the same number of full-budget runs. Proxy runs are
+ * charged as full-run equivalents (their budget over the full budget). A system's configuration after k
+ * runs is what it would hand the user then: twoloop's incumbent (its last kept commit), Optuna's best trial
+ * so far. Every configuration is judged by the target's noise-free loss, which no search ever sees.
+ */
+import { Effect } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Experiment } from "../src/domain/Experiment.ts"
+import type { StageRecord } from "../src/domain/Run.ts"
+import { loadReportData } from "../src/pipeline/report/model.ts"
+import { roleOf } from "../src/pipeline/StageKind.ts"
+import { Store } from "../src/services/Store.ts"
+import { findTunables, plainText } from "../stages/experiment-kit/tunables/index.ts"
+import { type Benchmark, fixed, mean, standardDeviation, type Table } from "./support/benchmark.ts"
+import { configFor, makeProject, runPipeline } from "./support/project.ts"
+import { defaultsOf, FULL_BUDGET_SECONDS, noiseFreeLoss, type Target, targets, trainScript } from "./targets/synthetic.mjs"
+
+const harnessSource = path.join(import.meta.dirname, "targets", "synthetic.mjs")
+const optunaPeer = path.join(import.meta.dirname, "optuna", "peer.py")
+
+export type System = "hybrid" | "inner-only" | "tpe" | "random"
+export const systems: ReadonlyArray<System> = ["hybrid", "inner-only", "tpe", "random"]
+
+type Params = Record<string, number | string | boolean>
+
+/** A system's history: after `cost` full-run equivalents, the configuration it would hand over. */
+export interface Trajectory {
+  readonly points: ReadonlyArray<{ readonly cost: number; readonly params: Params }>
+  /** Full-run equivalents spent on proxy runs (the hybrid arm's outer stage). */
+  readonly proxyCost: number
+}
+
+export interface SeedResult {
+  readonly target: string
+  readonly system: System
+  readonly seed: number
+  /** Noise-free loss of the configuration after the budget. */
+  readonly final: number
+  /** Full-run equivalents until the configuration first closed 90 % of the gap to the optimum; null: never. */
+  readonly runsTo90: number | null
+  readonly proxyCost: number
+}
+
+export interface TargetFacts {
+  readonly target: string
+  readonly title: string
+  readonly start: number
+  readonly optimum: number
+  readonly results: ReadonlyArray<SeedResult>
+}
+
+export interface QualitySettings {
+  readonly seeds: ReadonlyArray<number>
+  readonly runs: number
+  readonly metricCalls: number
+  readonly scenarios: number
+  readonly proxyTimeBudgetSeconds: number
+  readonly targets: ReadonlyArray<string>
+}
+
+/** The configuration after `budget` full-run equivalents. */
+export const configurationAt = (trajectory: Trajectory, budget: number): Params =>
+  trajectory.points.filter((point) => point.cost <= budget + 1e-9).at(-1)?.params ?? trajectory.points[0]!.params
+
+/** Full-run equivalents until the configuration's loss first reaches `threshold` (within `budget`); null when it never does. */
+export const costToReach = (trajectory: Trajectory, loss: (params: Params) => number, threshold: number, budget: number): number | null => {
+  for (const point of trajectory.points) {
+    if (point.cost > budget + 1e-9) return null
+    if (loss(point.params) <= threshold) return point.cost
+  }
+  return null
+}
+
+/** A numeric minimisation of the noise-free objective at full fidelity over the user's search space (the known optimum). */
+export const optimumOf = (target: Target): number => {
+  const names = Object.keys(target.space)
+  const grid = (name: string): Array<number | string> => {
+    const range = target.space[name]!
+    if ("choices" in range) return [...range.choices]
+    const steps = 160
+    const values = Array.from({ length: steps + 1 }, (_, i) =>
+      range.log ? Math.exp(Math.log(range.low) + ((Math.log(range.high) - Math.log(range.low)) * i) / steps) : range.low + ((range.high - range.low) * i) / steps,
+    )
+    return range.int ? [...new Set(values.map(Math.round))] : values
+  }
+  // Categorical strings (optimizers, schedules) interact with the numbers: every combination of them is
+  // held fixed while coordinate descent over the rest runs from the defaults until nothing moves.
+  const isLabel = (name: string) => "choices" in target.space[name]! && typeof grid(name)[0] === "string"
+  const labels = names.filter(isLabel)
+  const numeric = names.filter((name) => !isLabel(name))
+  const grids = new Map(numeric.map((name) => [name, grid(name)]))
+  const loss = (params: Params) => noiseFreeLoss(target, params)
+  const combinations = labels.reduce<Array<Params>>((acc, name) => acc.flatMap((partial) => grid(name).map((choice) => ({ ...partial, [name]: choice }))), [{}])
+  let best = { params: defaultsOf(target) as Params, loss: loss(defaultsOf(target)) }
+  // Random restarts too (constraints such as a memory limit make coordinate descent stop on a boundary).
+  let state = 12345
+  const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const starts = combinations.flatMap((combination) => [
+    { ...defaultsOf(target), ...combination },
+    ...Array.from({ length: 40 }, () => ({ ...defaultsOf(target), ...combination, ...Object.fromEntries(numeric.map((name) => [name, grid(name)[Math.floor(random() * grid(name).length)]!])) })),
+  ])
+  for (const start of starts) {
+    let point: Params = start
+    let value = loss(point)
+    for (let sweep = 0; sweep < 40; sweep++) {
+      let moved = false
+      for (const name of numeric) {
+        for (const candidate of grids.get(name)!) {
+          const next = { ...point, [name]: candidate }
+          const nextValue = loss(next)
+          if (nextValue < value - 1e-12) {
+            point = next
+            value = nextValue
+            moved = true
+          }
+        }
+      }
+      if (!moved) break
+    }
+    if (value < best.loss) best = { params: point, loss: value }
+  }
+  return best.loss
+}
+
+const paramsOfScript = (content: string): Params =>
+  Object.fromEntries(findTunables(new Map([["train.mjs", content]])).map((t) => [t.name, t.value.kind === "string" ? plainText(t.value.text) : t.value.value]))
+
+/** A row that ran (a rejected edit never starts; a proxy result reused for the same edit and seed is never started). */
+const ran = (row: Experiment) => row.startedAt !== null && !["planned", "running"].includes(row.status)
+
+/** Both twoloop arms on one target and seed: one pipeline run with arms hybrid and inner-only. */
+export const runTwoloop = async (target: Target, seed: number, settings: QualitySettings): Promise<Record<"hybrid" | "inner-only", Trajectory>> => {
+  const root = makeProject({ "train.mjs": trainScript(target), "harness.mjs": fs.readFileSync(harnessSource, "utf8") }, `twoloop-bench-${target.name}-`)
+  const config = configFor(root, {
+    name: `quality-${target.name}`,
+    model: "offline",
+    reflectionModel: "offline",
+    seed,
+    target: { dir: "target", editable: ["train.mjs"], readonly: ["harness.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: FULL_BUDGET_SECONDS },
+    executor: { kind: "local", gpus: "none", cpuSlots: 1 },
+    arms: ["hybrid", "inner-only"],
+    stages: [
+      { kind: "gepa", name: "outer", budget: { metricCalls: settings.metricCalls }, adapter: { kind: "research", scenarios: settings.scenarios, proxyTimeBudgetSeconds: settings.proxyTimeBudgetSeconds } },
+      { kind: "code-search", name: "inner", budget: { experiments: settings.runs } },
+    ],
+  })
+  const { after } = await runPipeline(config, {}, () =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const runs = yield* store.runs.listRuns(1)
+      const data = (yield* loadReportData(store, runs[0]!.id, roleOf))!
+      return { stages: data.stages, experiments: data.experiments }
+    }),
+  )
+  const show = (commit: string) => execFileSync("git", ["show", `${commit}:target/train.mjs`], { cwd: root, encoding: "utf8" })
+  const trajectoryOf = (arm: string): Trajectory => {
+    const stagesOfArm = after.stages.filter((stage: StageRecord) => stage.arm === arm)
+    const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: defaultsOf(target) }]
+    let cost = 0
+    let proxyCost = 0
+    for (const stage of stagesOfArm) {
+      const rows = after.experiments.filter((row) => row.stageId === stage.id).sort((a, b) => a.seq - b.seq)
+      for (const row of rows) {
+        if (!ran(row)) continue
+        const charge = Math.min(1, row.timeBudget / FULL_BUDGET_SECONDS)
+        cost += charge
+        if (roleOf(stage.kind) === "outer") proxyCost += charge
+        if (row.status === "keep" && row.resultCommit) points.push({ cost, params: paramsOfScript(show(row.resultCommit)) })
+      }
+    }
+    return { points, proxyCost }
+  }
+  return { hybrid: trajectoryOf("hybrid"), "inner-only": trajectoryOf("inner-only") }
+}
+
+/** The python that has Optuna: TWOLOOP_PYTHON, else Debian's /usr/bin/python3, else python3; undefined when none imports it. */
+export const optunaPython = (): string | undefined => {
+  for (const candidate of [process.env.TWOLOOP_PYTHON, "/usr/bin/python3", "python3"].filter((c): c is string => Boolean(c))) {
+    const probe = spawnSync(candidate, ["-c", "import optuna"], { stdio: "ignore" })
+    if (probe.status === 0) return candidate
+  }
+  return undefined
+}
+
+/** Optuna on one target for every seed (one study per seed), each trial one full-budget run of the real script. */
+export const runOptuna = (python: string, target: Target, sampler: "tpe" | "random", settings: QualitySettings): Map<number, Trajectory> => {
+  const project = makeProject({ "train.mjs": trainScript(target), "harness.mjs": fs.readFileSync(harnessSource, "utf8") }, `twoloop-bench-optuna-${target.name}-`)
+  const job = { project: path.join(project, "target"), command: "node train.mjs", space: target.space, defaults: defaultsOf(target), sampler, seeds: settings.seeds, trials: settings.runs, budget: FULL_BUDGET_SECONDS }
+  const result = spawnSync(python, [optunaPeer], { input: JSON.stringify(job), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+  if (result.status !== 0) throw new Error(`optuna peer failed: ${result.stderr.trim().split("\n").at(-1)}`)
+  const output = JSON.parse(result.stdout) as { seeds: Array<{ seed: number; trials: Array<{ params: Params; value: number | null }> }> }
+  return new Map(
+    output.seeds.map(({ seed, trials }) => {
+      const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: defaultsOf(target) }]
+      let best = Number.POSITIVE_INFINITY
+      trials.forEach((trial, index) => {
+        if (trial.value !== null && trial.value < best) {
+          best = trial.value
+          points.push({ cost: index + 1, params: trial.params })
+        }
+      })
+      return [seed, { points, proxyCost: 0 }]
+    }),
+  )
+}
+
+const judge = (target: Target, system: System, seed: number, trajectory: Trajectory, start: number, optimum: number, budget: number): SeedResult => {
+  const loss = (params: Params) => noiseFreeLoss(target, params)
+  return {
+    target: target.name,
+    system,
+    seed,
+    final: loss(configurationAt(trajectory, budget)),
+    runsTo90: costToReach(trajectory, loss, start - 0.9 * (start - optimum), budget),
+    proxyCost: trajectory.proxyCost,
+  }
+}
+
+export const evaluateTarget = async (target: Target, settings: QualitySettings, log: (line: string) => void, python: string | undefined): Promise<TargetFacts> => {
+  const start = noiseFreeLoss(target, {})
+  const optimum = optimumOf(target)
+  const results: Array<SeedResult> = []
+  for (const seed of settings.seeds) {
+    log(`quality: ${target.name}, seed ${seed}, twoloop hybrid and inner-only`)
+    const arms = await runTwoloop(target, seed, settings)
+    for (const arm of ["hybrid", "inner-only"] as const) results.push(judge(target, arm, seed, arms[arm], start, optimum, settings.runs))
+  }
+  if (python) {
+    for (const sampler of ["tpe", "random"] as const) {
+      log(`quality: ${target.name}, Optuna ${sampler}, ${settings.seeds.length} seeds`)
+      const trajectories = runOptuna(python, target, sampler, settings)
+      for (const seed of settings.seeds) results.push(judge(target, sampler, seed, trajectories.get(seed)!, start, optimum, settings.runs))
+    }
+  }
+  return { target: target.name, title: target.title, start, optimum, results }
+}
+
+const systemLabel: Record<System, string> = { hybrid: "twoloop hybrid", "inner-only": "twoloop inner-only", tpe: "Optuna TPE", random: "Optuna random" }
+
+export const qualityTables = (facts: ReadonlyArray<TargetFacts>, settings: QualitySettings, optuna: boolean): Array<Table> => {
+  const summary: Table = {
+    title: `Search quality: noise-free loss of each system's configuration after ${settings.runs} full-budget runs (mean over ${settings.seeds.length} seeds; lower is better)`,
+    columns: ["target", "start", "optimum", ...systems.map((s) => systemLabel[s]), "hybrid gap closed"],
+    rows: facts.map((f) => {
+      const finals = (system: System) => f.results.filter((r) => r.system === system).map((r) => r.final)
+      const cell = (system: System) => (finals(system).length === 0 ? "–" : `${fixed(mean(finals(system)), 3)} ± ${fixed(standardDeviation(finals(system)), 3)}`)
+      const hybrid = mean(finals("hybrid"))
+      return [f.target, fixed(f.start, 3), fixed(f.optimum, 3), ...systems.map(cell), `${fixed((100 * (f.start - hybrid)) / (f.start - f.optimum), 0)} %`]
+    }),
+    notes: [
+      "± is the standard deviation over seeds. Proxy runs are charged: the hybrid arm's configuration is the one it had after its outer stage's proxy runs (each charged its budget ÷ the full budget) and its code search together used the same number of full-run equivalents as the others.",
+      optuna ? "Optuna: one study per seed, the defaults enqueued as the first trial, the search space a user would write (bench/targets/synthetic.mjs), a crash or NaN a failed trial." : "Optuna columns are empty: no python with optuna (apt-get install python3-optuna).",
+    ],
+  }
+  const speed: Table = {
+    title: "Full-budget runs (proxy runs charged) until the configuration closed 90 % of the gap from start to optimum: mean over seeds that got there [seeds that did]",
+    columns: ["target", ...systems.map((s) => systemLabel[s]), "hybrid proxy cost"],
+    rows: facts.map((f) => {
+      const cell = (system: System) => {
+        const rows = f.results.filter((r) => r.system === system)
+        if (rows.length === 0) return "–"
+        const reached = rows.filter((r) => r.runsTo90 !== null).map((r) => r.runsTo90!)
+        return reached.length === 0 ? `never [0/${rows.length}]` : `${fixed(mean(reached), 1)} [${reached.length}/${rows.length}]`
+      }
+      const proxy = f.results.filter((r) => r.system === "hybrid").map((r) => r.proxyCost)
+      return [f.target, ...systems.map(cell), fixed(mean(proxy), 1)]
+    }),
+    notes: facts.map((f) => `${f.target}: ${f.title}.`),
+  }
+  return [summary, speed]
+}
+
+export const searchQualityBenchmark: Benchmark<{ readonly settings: QualitySettings; readonly targets: ReadonlyArray<TargetFacts> }> = {
+  name: "quality",
+  title: "Search quality on synthetic targets: twoloop hybrid and inner-only vs Optuna TPE and random search",
+  run: async ({ quick, log }) => {
+    let settings: QualitySettings = quick
+      ? { seeds: [0], runs: 12, metricCalls: 9, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: ["interaction", "cliffs"] }
+      : { seeds: [0, 1, 2, 3, 4, 5, 6, 7], runs: 30, metricCalls: 24, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: targets.map((t) => t.name) }
+    // TWOLOOP_BENCH_TARGETS=a,b and TWOLOOP_BENCH_SEEDS=0,1 narrow a run (to look into one target).
+    const only = process.env.TWOLOOP_BENCH_TARGETS?.split(",").filter((name) => name.length > 0)
+    const seeds = process.env.TWOLOOP_BENCH_SEEDS?.split(",").filter((seed) => seed.length > 0).map(Number)
+    if (seeds) settings = { ...settings, seeds }
+    const selected = targets.filter((t) => (only ?? settings.targets).includes(t.name))
+    const python = optunaPython()
+    if (!python) log("quality: no python with optuna found; the Optuna peer is skipped (apt-get install python3-optuna)")
+    const facts: Array<TargetFacts> = []
+    for (const target of selected) facts.push(await evaluateTarget(target, settings, log, python))
+    return { facts: { settings, targets: facts }, tables: qualityTables(facts, settings, python !== undefined) }
+  },
+}
