@@ -42,9 +42,13 @@ const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacem
       const finishedConfirms = experiments.filter((e) => e.parentId === candidate.id && e.purpose === "confirm" && !isUnfinished(e))
       const crashedConfirm = finishedConfirms.find((e) => e.status !== "measured")
       const base = candidate.baseCommit ?? runtime.setup.baseCommit
-      // The incumbent's most recent runs: after a re-measurement, what it measures now, not long ago.
+      // The incumbent as it measured around the candidate's time: its runs within `remeasureEvery`
+      // experiments of the candidate's, else its newest ones (with drift checks off: all of them).
       const incumbentAll = measuredAt(experiments, base, runtime.setup.baseCommit)
-      const incumbentRuns = incumbentAll ? incumbentAll.slice(-Math.max(2, settings.baselineRuns)).map((run) => run.metric) : currentIncumbent(experiments, runtime.setup.baseCommit).runs
+      const recent = incumbentAll?.filter((run) => settings.remeasureEvery === 0 || run.seq >= candidate.seq - settings.remeasureEvery)
+      const incumbentRuns = !incumbentAll
+        ? currentIncumbent(experiments, runtime.setup.baseCommit).runs
+        : (recent && recent.length > 0 ? recent : incumbentAll.slice(-Math.max(2, settings.baselineRuns))).map((run) => run.metric)
       const noise = pooledNoise(noiseGroups(experiments))
       const judgement = judge(
         {

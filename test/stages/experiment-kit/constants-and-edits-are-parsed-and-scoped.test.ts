@@ -49,6 +49,18 @@ describe("tunable constants", () => {
     expect(optimizer.alternatives).toEqual(["momentum", "adam"])
   })
 
+  it("writes a new value with a change that can only match its own line", () => {
+    const content = "MAX_LR = 0.1\nLR = 0.1\nX = 0.0\nY = 2\n"
+    const files = new Map([["train.py", content]])
+    const lr = findConstants("train.py", content).find((c) => c.name === "LR")!
+    const applied = applyChanges(files, [lr.change("0.2")])
+    expect(applied.ok && applied.files.get("train.py")).toBe("MAX_LR = 0.1\nLR = 0.2\nX = 0.0\nY = 2\n")
+    // a change prepared when X was 0.0 does not apply once X is 0.001 (it would have made 0.0101)
+    const x = findConstants("train.py", content).find((c) => c.name === "X")!
+    const later = new Map([["train.py", content.replace("X = 0.0", "X = 0.001")]])
+    expect(applyChanges(later, [x.change("0.01")]).ok).toBe(false)
+  })
+
   it("reads alternatives from comments", () => {
     expect(alternativesFromComment('one of: "a", "b"')).toEqual(["a", "b"])
     expect(alternativesFromComment("choices: cosine | linear | constant")).toEqual(["cosine", "linear", "constant"])

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest"
+import { makeRng } from "../../../src/common/rng.ts"
+import { applyChanges } from "../../../stages/experiment-kit/edits.ts"
+import { type Assignment, explicitAssignments, inertTunables, moveKey, type MoveOutcome, rankProposals, replayMoves } from "../../../stages/experiment-kit/moves.ts"
+import { changesOfEdit, findTunables, pointSignature } from "../../../stages/experiment-kit/tunables/index.ts"
+
+const script = `const OPTIMIZER = "sgd" // one of: "sgd", "adam"
+const LEARNING_RATE = 0.1
+const WEIGHT_DECAY = 0.0
+const WARMUP_STEPS = 0
+const LOG_EVERY = 50
+const HIDDEN = 64
+`
+const files = new Map([["train.mjs", script]])
+const point = pointSignature(findTunables(files))
+const move = (changes: ReadonlyArray<Pick<Assignment, "name" | "from" | "to">>, delta: number | null, at = point): MoveOutcome => ({ point: at, changes: changes.map((c) => ({ file: "train.mjs", ...c })), delta, kept: false })
+const rank = (history: ReadonlyArray<MoveOutcome>, noise = 0.01, directions: Array<{ text: string; constants: Array<string> }> = []) =>
+  rankProposals({ files, directions, history, pending: [], rng: makeRng(3), noise })
+const keys = (proposals: ReturnType<typeof rank>) => proposals.map((p) => moveKey(p.move.changes))
+const key = (...pairs: Array<[string, string]>) => moveKey(pairs.map(([name, to]) => ({ name, to })))
+
+describe("the move engine", () => {
+  it("gives a setting that is 0 a ladder of small values, where scaling could never move it", () => {
+    const all = keys(rank([]))
+    for (const to of ["0.001", "0.01", "0.1"]) expect(all).toContain(key(["WEIGHT_DECAY", to]))
+    for (const to of ["1", "10", "100"]) expect(all).toContain(key(["WARMUP_STEPS", to]))
+  })
+
+  it("retries a switch that crashed with the learning rate rescaled, before blind coarse moves", () => {
+    const crashed = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], null)
+    const proposals = rank([crashed])
+    const retries = [key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.01"]), key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.001"])]
+    expect(keys(proposals).slice(0, 2).sort()).toEqual(retries.sort())
+    expect(proposals[0]!.edit.rationale).toMatch(/crashed; retry it with LEARNING_RATE ×0\.0?1/)
+    // the compound edit changes both lines and nothing else
+    const applied = applyChanges(files, proposals[0]!.edit.changes)
+    expect(applied.ok && changesOfEdit(files, proposals[0]!.edit.changes).map((c) => c.name).sort()).toEqual(["LEARNING_RATE", "OPTIMIZER"])
+    // a switch that merely hurt is also retried the other way (×10)
+    const hurt = keys(rank([move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], -0.2)]))
+    expect(hurt).toContain(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "1.0"]))
+  })
+
+  it("recognises tunables whose moves never left the noise as inert and tries them last", () => {
+    const history = [move([{ name: "LOG_EVERY", from: "50", to: "100" }], 0.004), move([{ name: "LOG_EVERY", from: "50", to: "25" }], -0.006)]
+    expect([...inertTunables(history, 0.01)]).toEqual(["LOG_EVERY"])
+    const proposals = rank(history)
+    const firstInert = proposals.findIndex((p) => p.move.changes.some((c) => c.name === "LOG_EVERY"))
+    expect(firstInert).toBeGreaterThan(0)
+    expect(proposals.slice(firstInert).every((p) => p.move.changes.every((c) => c.name === "LOG_EVERY"))).toBe(true)
+    expect(proposals[firstInert]!.edit.rationale).toContain("no more than the noise")
+    // with the noise unknown nothing is called inert
+    expect(inertTunables(history, 0).size).toBe(0)
+  })
+
+  it("combines moves that each helped a little into one move", () => {
+    const history = [move([{ name: "HIDDEN", from: "64", to: "128" }], 0.006), move([{ name: "LEARNING_RATE", from: "0.1", to: "0.2" }], 0.008), move([{ name: "WEIGHT_DECAY", from: "0.0", to: "0.1" }], -0.02)]
+    const combined = rank(history).find((p) => p.move.changes.length === 2 && p.edit.rationale.includes("combine"))
+    expect(combined && moveKey(combined.move.changes)).toBe(key(["HIDDEN", "128"], ["LEARNING_RATE", "0.2"]))
+  })
+
+  it("perturbs several tunables at once when single moves stopped clearing the gate here", () => {
+    const tunables = findTunables(files)
+    const failed: Array<MoveOutcome> = []
+    for (const tunable of tunables) {
+      const options = tunable.value.kind === "number" ? (tunable.value.value === 0 ? ["0.001", "0.01", "0.1", "1", "10", "100"] : ["x2", "x0.5"]) : tunable.alternatives.map((a) => tunable.format(a))
+      for (const option of options) {
+        const to = option === "x2" ? String(tunable.value.value as number * 2) : option === "x0.5" ? String((tunable.value.value as number) / 2) : option
+        failed.push(move([{ name: tunable.name, from: tunable.value.text, to }], -0.05))
+      }
+    }
+    const before = rank(failed.slice(0, 2)).filter((p) => p.edit.rationale.includes("perturb"))
+    expect(before).toEqual([])
+    const stuck = rank(failed).filter((p) => p.edit.rationale.includes("perturb"))
+    expect(stuck.length).toBeGreaterThan(0)
+    expect(stuck[0]!.move.changes.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it("carries out `set` directions exactly and first, unless their evidence or a failed run refutes them", () => {
+    const directions = [
+      { text: "tune HIDDEN", constants: ["HIDDEN"] },
+      { text: 'set OPTIMIZER="adam", LEARNING_RATE=0.003 (helped)', constants: ["OPTIMIZER", "LEARNING_RATE"] },
+    ]
+    expect(explicitAssignments(directions[1]!.text, findTunables(files))!.map((a) => [a.name, a.to])).toEqual([
+      ["OPTIMIZER", '"adam"'],
+      ["LEARNING_RATE", "0.003"],
+    ])
+    const first = rank([], 0.01, directions)[0]!
+    expect(moveKey(first.move.changes)).toBe(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.003"]))
+    // measured at a proxy budget without helping: no longer an order
+    const refuted = [{ ...directions[1]!, evidence: { tries: 2, meanDelta: -0.01, crashes: 0 } }]
+    expect(moveKey(rank([], 0.01, refuted)[0]!.move.changes)).not.toBe(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.003"]))
+    // tried here and failed (it did not hold at this budget): its direction ranks after the others
+    const failed = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.1", to: "0.003" }], -0.02)
+    const after = rank([failed], 0.01, [directions[1]!, directions[0]!])
+    expect(after[0]!.move.changes.map((c) => c.name)).toEqual(["HIDDEN"])
+  })
+
+  it("replays a compound edit as one move with both assignments", () => {
+    const edit = { direction: "", rationale: "", description: "", changes: rank([move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], null)])[0]!.edit.changes }
+    const { history } = replayMoves([{ purpose: "candidate", status: "discard", baseCommit: "c0", resultCommit: null, edit, improvement: -0.1 }], "c0", files)
+    expect(history).toHaveLength(1)
+    expect(history[0]!.changes.map((c) => c.name).sort()).toEqual(["LEARNING_RATE", "OPTIMIZER"])
+  })
+})
