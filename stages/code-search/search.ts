@@ -33,6 +33,8 @@ export interface SearchControl {
   /** True once the run should stop taking new work (signal, stop file, time budget). */
   readonly stopping: Effect.Effect<boolean>
   readonly proposer: Proposer
+  /** Extra guidance for the agent, from the stage's rows (e.g. how the handed-over edits fared here). */
+  readonly note?: (experiments: ReadonlyArray<Experiment>) => string | undefined
 }
 
 interface Prepared {
@@ -135,6 +137,7 @@ const worker = (runtime: SearchRuntime, control: SearchControl, index: number, a
           noiseSigma: noise.sigma,
           gate,
           rng: makeRng(settings.seed * 1_000_003 + experiments.length * 31 + index),
+          ...(control.note?.(experiments) ? { note: control.note(experiments)! } : {}),
           ...(crash?.row.edit
             ? { crash: { edit: crash.row.edit, logTail: crash.row.logTail ?? "", attempt: crash.attempt, maxAttempts: settings.fixAttempts } }
             : {}),

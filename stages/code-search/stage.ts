@@ -110,7 +110,9 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
     const first = { worktree: setup.worktrees[0]!, slot: runtime.slots[0]! }
     const promotions = context.input.keptEdits && settings.promoteTop > 0 ? runPromotions(runtime, context.input.keptEdits, first) : Effect.void
     const revalidations = context.input.edits && settings.revalidate > 0 ? runRevalidations(runtime, context.input.edits, first) : Effect.void
-    yield* runSearch(runtime, { stopping, proposer }, Effect.andThen(promotions, revalidations))
+    const edits = context.input.edits ?? []
+    const note = edits.length === 0 ? undefined : (experiments: ReadonlyArray<Experiment>) => handoffNote(edits, experiments, settings.timeBudgetSeconds)
+    yield* runSearch(runtime, { stopping, proposer, ...(note ? { note } : {}) }, Effect.andThen(promotions, revalidations))
 
     const experiments = yield* runtime.experiments
     const noise = pooledNoise(noiseGroups(experiments))
@@ -152,6 +154,13 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
     }
     return { handoff, stopped, summary }
   })
+
+/** What the agent is told about the outer stage's measured edits: the strongest, and how they fared here. */
+const handoffNote = (edits: ReadonlyArray<HandedEdit>, experiments: ReadonlyArray<Experiment>, budget: number): string => {
+  const transfers = transfersOf(edits, experiments)
+  const lines = transfers.slice(0, 8).map((t) => `- ${t.description}: ${t.proxyDelta === null ? "crashed" : `${t.proxyDelta >= 0 ? "+" : ""}${(t.proxyDelta * 100).toFixed(2)} %`} at ${t.proxyBudgetSeconds} s${t.outcome === "not run" ? "" : `; at ${budget} s it ${t.outcome}`}`)
+  return `The outer stage measured these edits on short proxy runs (relative improvement over the baseline). Short runs favour other values than full ones, so treat them as hints, not results:\n${lines.join("\n")}`
+}
 
 /** Each handed-over edit with what became of it at this stage's budget. */
 const transfersOf = (edits: ReadonlyArray<HandedEdit>, experiments: ReadonlyArray<Experiment>): Array<Transfer> =>
