@@ -14,7 +14,8 @@ export const Checkpoint = Schema.Struct({
     epoch: Schema.Number,
     order: Schema.Array(Schema.String),
     datasetSize: Schema.Number,
-    frequency: Schema.Record(Schema.String, Schema.Number),
+    /** Padding counts kept across epochs by earlier versions; read and ignored (counts restart each epoch). */
+    frequency: Schema.optional(Schema.Record(Schema.String, Schema.Number)),
   }),
   /** Round-robin pointer per candidate index. */
   pointers: Schema.Array(Schema.Number),
