@@ -33,7 +33,7 @@ export interface Engine<Example extends GepaExample, E, R> {
   readonly componentSelector: ComponentSelector
   readonly candidateSelector: CandidateSelector
   readonly epsilon: number
-  readonly merge: { readonly enabled: boolean; readonly maxMerges: number }
+  readonly merge: { readonly enabled: boolean; readonly maxMerges: number; readonly overlapFloor: number }
   readonly skipPerfect: boolean
   readonly perfectScore: number
 }
@@ -43,7 +43,7 @@ export interface MergeBookkeeping {
   due: number
   /** Merges accepted so far. */
   performed: number
-  /** Triplets already tried (see `tripletKey`). */
+  /** Triplets already tried and source combinations already built (see `tripletKey`, `sourcesKey`). */
   readonly tried: Set<string>
   lastIterationAccepted: boolean
 }

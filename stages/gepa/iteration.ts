@@ -1,7 +1,8 @@
 /**
  * One reflective iteration: select a parent, draw the minibatch, check the iteration can afford its worst
- * case, evaluate the parent (with traces), skip when it is perfect, pick components, reflect, evaluate the
- * child on the same minibatch, accept on a strictly larger sum, and fully validate an accepted child.
+ * case, evaluate the parent (with traces), skip when it left no trajectories or is perfect, pick components,
+ * reflect, evaluate the child on the same minibatch, accept on a strictly larger sum, and fully validate an
+ * accepted child.
  * Mutates the engine state; the caller commits it at the boundary.
  */
 import { Effect } from "effect"
@@ -61,20 +62,24 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     const sumBefore = sumScores(parentScores)
     const base = { iteration, parents: [parentIndex], minibatch, sumBefore, childIdx: null }
 
-    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore)) {
+    const skip = (reason: string) => {
       const proposal: ProposalDraft = {
         ...base,
         kind: "skip",
         components: [],
         sumAfter: null,
         accepted: false,
-        reason: `parent ${parentIndex} is already perfect on the minibatch`,
+        reason,
         reflectionPrompt: null,
         reflectionOutput: null,
         offline: engine.reflector.mode === "offline",
       }
-      return { kind: "done", proposal, candidate: undefined, summary: `skipped: parent ${parentIndex} is perfect on the minibatch` } as const
+      return { kind: "done", proposal, candidate: undefined, summary: `skipped: ${reason}` } as const
     }
+    // As in the reference: nothing to reflect on without trajectories, and nothing to improve on a perfect minibatch.
+    if (parentResults.every((result) => result.trajectory === null || result.trajectory === undefined))
+      return skip(`the adapter returned no trajectories for parent ${parentIndex}'s minibatch`)
+    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore)) return skip(`parent ${parentIndex} is already perfect on the minibatch`)
 
     const choice = selectComponents(engine.componentSelector, engine.names, state.pointers[parentIndex]!)
     state.pointers[parentIndex] = choice.pointer

@@ -20,6 +20,7 @@ import type { ComponentSelector } from "./componentSelector.ts"
 import { type CandidateSelector, type Engine, type EngineState, elapsedSeconds, freshState, restoredState, toCheckpoint } from "./engine.ts"
 import { makeEvaluator } from "./evaluator.ts"
 import { reflectiveIteration } from "./iteration.ts"
+import { defaultMergeOverlapFloor } from "./merge.ts"
 import { mergeIteration } from "./mergeStep.ts"
 import { type PoolCandidate, toCandidateRecord } from "./pool.ts"
 import { loadReflectionTemplates, makeReflector, type ReflectionTemplateOption } from "./reflect.ts"
@@ -54,8 +55,11 @@ export interface OptimizeOptions<Example extends GepaExample, E = never, R = nev
   readonly candidateSelector?: CandidateSelector
   /** For epsilon-greedy; default 0.1. */
   readonly epsilon?: number
-  /** Default off; at most `maxMerges` (default 5) accepted merges. */
-  readonly merge?: { readonly enabled?: boolean; readonly maxMerges?: number }
+  /**
+   * Default off; at most `maxMerges` (default 5) accepted merges, of candidates sharing at least
+   * `minSharedValidation` (default 5, as in the reference) validation ids.
+   */
+  readonly merge?: { readonly enabled?: boolean; readonly maxMerges?: number; readonly minSharedValidation?: number }
   /** Skip an iteration whose parent scores ≥ perfectScore on every minibatch example (default true, 1). */
   readonly skipPerfect?: boolean
   readonly perfectScore?: number
@@ -163,7 +167,11 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       componentSelector: options.componentSelector ?? "round-robin",
       candidateSelector: options.candidateSelector ?? "pareto",
       epsilon: options.epsilon ?? 0.1,
-      merge: { enabled: options.merge?.enabled ?? false, maxMerges: options.merge?.maxMerges ?? 5 },
+      merge: {
+        enabled: options.merge?.enabled ?? false,
+        maxMerges: options.merge?.maxMerges ?? 5,
+        overlapFloor: options.merge?.minSharedValidation ?? defaultMergeOverlapFloor,
+      },
       skipPerfect: options.skipPerfect ?? true,
       perfectScore: options.perfectScore ?? 1,
     }

@@ -120,6 +120,11 @@ export const makeReflector = <Example extends GepaExample, E, R>(settings: Refle
       const outputs: Array<readonly [string, string]> = []
       let costUsd = 0
       for (const name of names) {
+        // As in the reference: no reflection call for a component the reflective dataset has no records for.
+        if ((dataset[name] ?? []).length === 0) {
+          rejections.push({ component: name, reason: "the reflective dataset has no records for it (no reflection call)" })
+          continue
+        }
         const template = settings.templates.get(name)!
         const reply =
           stored.get(name) ?? (yield* askModel(buildReflectionPrompt(template.text, componentText(parent, name) ?? "", dataset[name] ?? []), template, name, iteration))

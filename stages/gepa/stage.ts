@@ -37,7 +37,9 @@ const gepaOptionFields = (adapter: Schema.Top) => ({
   componentSelector: Schema.optional(Schema.Literals(["round-robin", "all"])),
   candidateSelector: Schema.optional(Schema.Literals(["pareto", "current-best", "epsilon-greedy"])),
   epsilon: Schema.optional(Probability),
-  merge: Schema.optional(Schema.Struct({ enabled: Schema.optional(Schema.Boolean), maxMerges: Schema.optional(PositiveInt) })),
+  merge: Schema.optional(
+    Schema.Struct({ enabled: Schema.optional(Schema.Boolean), maxMerges: Schema.optional(PositiveInt), minSharedValidation: Schema.optional(PositiveInt) }),
+  ),
   skipPerfect: Schema.optional(Schema.Boolean),
   perfectScore: Schema.optional(Schema.Finite),
   concurrency: Schema.optional(PositiveInt),
