@@ -21,7 +21,11 @@ export const Checkpoint = Schema.Struct({
   pointers: Schema.Array(Schema.Number),
   /** How many candidates the pool holds at this boundary. */
   candidateCount: Schema.Number,
+  /** The budgeted count (as the run's accounting counts). */
   metricCalls: Schema.Number,
+  /** Evaluations run, and the reference-equivalent metric calls (absent in checkpoints of earlier versions). */
+  evaluationsRun: Schema.optional(Schema.Number),
+  referenceMetricCalls: Schema.optional(Schema.Number),
   reflectionCostUsd: Schema.Number,
   elapsedSeconds: Schema.Number,
   merge: Schema.Struct({

@@ -15,7 +15,7 @@ import { canAfford, reflectiveIterationCost, type StopReason } from "./budget.ts
 import { candidateHash, withTexts } from "./candidate.ts"
 import { inheritPointer, selectComponents } from "./componentSelector.ts"
 import type { Engine, EngineState } from "./engine.ts"
-import { liftEffect } from "./evaluator.ts"
+import { budgetedCalls, liftEffect } from "./evaluator.ts"
 import { selectCurrentBest, selectEpsilonGreedy, selectParetoParent } from "./pareto.ts"
 import type { PoolCandidate } from "./pool.ts"
 import { nextMinibatch } from "./sampler.ts"
@@ -53,8 +53,10 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     state.sampler = drawn.state
     const minibatch = drawn.ids
     const parentCharge = yield* engine.evaluator.chargeable(parent.hash, "train", minibatch)
-    const worstCase = reflectiveIterationCost(parentCharge, new Set(minibatch).size, engine.valIds.length)
-    if (!canAfford(engine.budget, state.ledger.metricCalls, worstCase)) return { kind: "stop", reason: "metric-calls" } as const
+    // The child is not known yet: every id of its minibatch may cost a call.
+    const childCharge = state.ledger.accounting === "runs" ? new Set(minibatch).size : minibatch.length
+    const worstCase = reflectiveIterationCost(parentCharge, childCharge, engine.valIds.length)
+    if (!canAfford(engine.budget, budgetedCalls(state.ledger), worstCase)) return { kind: "stop", reason: "metric-calls" } as const
 
     const examples = minibatch.map((id) => engine.trainById.get(id)!)
     const parentResults = yield* engine.evaluator.evaluate(parent, "train", examples)
@@ -112,7 +114,7 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
       return { kind: "done", proposal: { ...reflection, sumAfter, accepted: false, reason }, candidate: undefined, summary: `rejected: ${reason}` } as const
     }
 
-    const metricCalls = state.ledger.metricCalls
+    const metricCalls = budgetedCalls(state.ledger)
     const validation = yield* engine.evaluator.evaluate(child, "val", engine.valset)
     const candidate = state.pool.add({
       ...child,

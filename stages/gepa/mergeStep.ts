@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { sumScores } from "./acceptance.ts"
 import type { GepaExample } from "./adapter.ts"
 import { canAfford } from "./budget.ts"
+import { budgetedCalls } from "./evaluator.ts"
 import { candidateHash } from "./candidate.ts"
 import { inheritPointer } from "./componentSelector.ts"
 import type { Engine, EngineState } from "./engine.ts"
@@ -35,8 +36,9 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     const second = pool.get(triplet.second)
     const child = { components, hash: candidateHash(components) }
     const gateIds = mergeGateIds(first.valScores, second.valScores, engine.valIds, state.rng)
-    const cost = yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds)
-    if (gateIds.length === 0 || !canAfford(engine.budget, state.ledger.metricCalls, cost)) return undefined
+    // Runs: the gate ids are validation ids the full validation reuses. Reference: the gate, then a full validation.
+    const cost = state.ledger.accounting === "runs" ? yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds) : gateIds.length + engine.valIds.length
+    if (gateIds.length === 0 || !canAfford(engine.budget, budgetedCalls(state.ledger), cost)) return undefined
     merge.tried.add(tripletKey(triplet))
     merge.tried.add(sourcesKey(triplet, plan.sources))
 
@@ -63,8 +65,8 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     }
 
     const gate = new Set(gateIds)
-    const metricCalls = state.ledger.metricCalls
-    const rest = yield* engine.evaluator.evaluate(child, "val", engine.valset.filter((example) => !gate.has(example.id)))
+    const metricCalls = budgetedCalls(state.ledger)
+    const rest = yield* engine.evaluator.evaluate(child, "val", engine.valset.filter((example) => !gate.has(example.id)), engine.valIds.length)
     const valScores = new Map([...gateResults, ...rest].map((result) => [result.example.id, result.score]))
     const candidate = pool.add({
       ...child,

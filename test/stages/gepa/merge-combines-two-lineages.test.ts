@@ -77,6 +77,30 @@ describe("merge in a run", () => {
     }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
   })
 
+  it.effect("charges a merge its gate and a full validation at gepa's count", () => {
+    const port = makeMemoryStatePort()
+    return Effect.gen(function* () {
+      yield* optimize({
+        adapter,
+        seedCandidate: [
+          ["first", "x"],
+          ["second", "y"],
+        ],
+        trainset,
+        valset,
+        state: port,
+        reflectionModel,
+        budget: { iterations: 14, accounting: "reference" },
+        merge: { enabled: true, maxMerges: 3 },
+        seed: 1,
+      })
+      const proposals = port.proposals()
+      const merge = proposals.findIndex((p) => p.kind === "merge")
+      expect(proposals[merge]!.accepted).toBe(true)
+      expect(proposals[merge]!.metricCalls - proposals[merge - 1]!.metricCalls).toBe(5 + valset.length)
+    }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
+  })
+
   // As in the reference, descendants sharing fewer than 5 validation ids are not merged; the floor is an option.
   it.effect("merges candidates sharing fewer than 5 validation ids only when minSharedValidation allows it", () =>
     Effect.gen(function* () {
