@@ -12,7 +12,7 @@ import type { ProposalRecord, ScoredCandidate } from "../../src/domain/Candidate
 import { ConfigError, type LlmError } from "../../src/domain/errors.ts"
 import type { Llm } from "../../src/services/Llm.ts"
 import { Progress } from "../../src/services/Progress.ts"
-import type { Prompts } from "../../src/services/Prompts.ts"
+import { Prompts } from "../../src/services/Prompts.ts"
 import type { GepaAdapter, GepaExample } from "./adapter.ts"
 import {
   type Accounting,
@@ -34,6 +34,7 @@ import { defaultMergeOverlapFloor } from "./merge.ts"
 import { mergeIteration } from "./mergeStep.ts"
 import { type PoolCandidate, toCandidateRecord } from "./pool.ts"
 import { loadReflectionTemplates, makeReflector, type ReflectionTemplateOption } from "./reflect.ts"
+import { correctionTemplateName } from "./replyFormat.ts"
 import { defaultMinibatchSize, initialSamplerState } from "./sampler.ts"
 import { type GepaStatePort, makeMemoryStatePort } from "./statePort.ts"
 
@@ -151,6 +152,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
     const stageId = options.stageId ?? null
     const mode = options.reflectionModel === "offline" ? "offline" : options.adapter.proposeNewTexts ? "custom" : "llm"
     const templates = yield* loadReflectionTemplates(options.reflectionTemplate, names, options.templateBaseDir)
+    const correction = yield* (yield* Prompts).load(correctionTemplateName)
     const port = options.state ?? makeMemoryStatePort()
     const valIds = options.valset.map((example) => example.id)
 
@@ -172,7 +174,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       adapter: options.adapter,
       port,
       evaluator: makeEvaluator({ adapter: options.adapter, port, cache: options.cache ?? true, concurrency: options.concurrency ?? 1, budget: options.budget, ledger: state.ledger }),
-      reflector: makeReflector({ mode, adapter: options.adapter, port, model: options.reflectionModel, templates, seed, runId, stageId }),
+      reflector: makeReflector({ mode, adapter: options.adapter, port, model: options.reflectionModel, templates, correction, seed, runId, stageId }),
       trainIds: options.trainset.map((example) => example.id),
       trainById: new Map(options.trainset.map((example) => [example.id, example])),
       valset: options.valset,
