@@ -17,7 +17,7 @@ import { type Components, componentText } from "./candidate.ts"
 import { liftEffect } from "./evaluator.ts"
 import { extractInstruction } from "./extractInstruction.ts"
 import { buildReflectionPrompt, defaultReflectionTemplate, templateProblem } from "./reflectionPrompt.ts"
-import { askOnce, correctionPrompt, type Judged, judgeReply, type Reply } from "./replyFormat.ts"
+import { asClause, askOnce, correctionPrompt, type Judged, judgeReply, type Reply } from "./replyFormat.ts"
 import type { GepaStatePort, StoredReflection } from "./statePort.ts"
 
 export type ReflectionMode = "llm" | "custom" | "offline"
@@ -54,8 +54,6 @@ interface StoredReply {
 /** Where the corrective retry of a component's reflection is stored (next to the first reply). */
 const retryKey = (component: string) => `${component} (format retry)`
 
-/** A problem as a clause: "It was empty." → "it was empty". */
-const sentence = (problem: string) => `${problem.charAt(0).toLowerCase()}${problem.slice(1)}`.replace(/\.$/, "")
 
 /** The template of each component; fails with ConfigError for a missing file or placeholder. */
 export const loadReflectionTemplates = (option: ReflectionTemplateOption | undefined, names: ReadonlyArray<string>, baseDir?: string) =>
@@ -142,7 +140,7 @@ export const makeReflector = <Example extends GepaExample, E, R>(settings: Refle
         runId: settings.runId,
         stageId: settings.stageId,
         kind: "llm-reply-fallback",
-        message: `gepa iteration ${iteration}: the reflection reply for ${name} was unusable twice (${problems.map(sentence).join("; then ")}); keeping the parent's text`,
+        message: `gepa iteration ${iteration}: the reflection reply for ${name} was unusable twice (${problems.map(asClause).join("; then ")}); keeping the parent's text`,
         data: { purpose: "gepa.reflection", iteration, component: name, problems },
       })
     })
@@ -187,14 +185,14 @@ export const makeReflector = <Example extends GepaExample, E, R>(settings: Refle
         }
         const second = yield* reply(correctionPrompt(settings.correction, first.prompt, judged.problem, reflectionFormat), settings.correction.hash, retryKey(name))
         costUsd += second.costUsd
-        outputs.push([name, `${first.text}\n\n--- format retry (${sentence(judged.problem)}) ---\n\n${second.text}`])
+        outputs.push([name, `${first.text}\n\n--- format retry (${asClause(judged.problem)}) ---\n\n${second.text}`])
         const again = judgeReply(second, instructionIn)
         if (again.ok) {
           judge(texts, rejections, parent, name, again.value)
           continue
         }
         const problems = [judged.problem, again.problem]
-        rejections.push({ component: name, reason: `the reflection reply was unusable twice (${problems.map(sentence).join("; then ")}); kept the parent's text` })
+        rejections.push({ component: name, reason: `the reflection reply was unusable twice (${problems.map(asClause).join("; then ")}); kept the parent's text` })
         yield* warn(iteration, name, problems)
       }
       return { texts, rejections, prompt: joinPerComponent(prompts), output: joinPerComponent(outputs), costUsd, offline: false } satisfies ProposedTexts

@@ -41,6 +41,9 @@ export const askOnce = (request: LlmRequest): Effect.Effect<Reply, LlmError, Llm
     )
   })
 
+/** A problem as a clause inside a sentence: "It was empty." → "it was empty". */
+export const asClause = (problem: string): string => `${problem.charAt(0).toLowerCase()}${problem.slice(1)}`.replace(/\.$/, "")
+
 /** The prompt of the corrective retry: the original prompt, the problem and the format restated. */
 export const correctionPrompt = (template: PromptTemplate, prompt: string, problem: string, format: string): string =>
   renderTemplate(template.text, { prompt, problem, format })

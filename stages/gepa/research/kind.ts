@@ -24,7 +24,7 @@ import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import type { StageContext } from "../../../src/pipeline/StageKind.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
-import { askInFormat, correctionTemplateName } from "../replyFormat.ts"
+import { asClause, askInFormat, correctionTemplateName } from "../replyFormat.ts"
 import { makeResearchAdapter, type Scenario } from "./adapter.ts"
 import { parseDirections, seedDirectionsText, withEvidence } from "./directions.ts"
 
@@ -80,7 +80,7 @@ const askSeedDirections = (context: StageContext<unknown>, files: ReadonlyMap<st
         runId: context.runId,
         stageId: context.stage.id,
         kind: "llm-reply-fallback",
-        message: `${context.stage.name}: the model's seed directions were unusable twice (${asked.problems.map((problem) => problem.replace(/\.$/, "")).join("; then ")}); using the offline seed directions (every tunable constant, typical levers first)`,
+        message: `${context.stage.name}: the model's seed directions were unusable twice (${asked.problems.map(asClause).join("; then ")}); using the offline seed directions (every tunable constant, typical levers first)`,
         data: { purpose: "gepa.seed-directions", problems: asked.problems },
       })
     return fallback
