@@ -81,7 +81,8 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     // As in the reference: nothing to reflect on without trajectories, and nothing to improve on a perfect minibatch.
     if (parentResults.every((result) => result.trajectory === null || result.trajectory === undefined))
       return skip(`the adapter returned no trajectories for parent ${parentIndex}'s minibatch`)
-    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore)) return skip(`parent ${parentIndex} is already perfect on the minibatch`)
+    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore))
+      return skip(`parent ${parentIndex} is already perfect on the minibatch`)
 
     const choice = selectComponents(engine.componentSelector, engine.names, state.pointers[parentIndex]!)
     state.pointers[parentIndex] = choice.pointer

@@ -37,7 +37,8 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     const child = { components, hash: candidateHash(components) }
     const gateIds = mergeGateIds(first.valScores, second.valScores, engine.valIds, state.rng)
     // Runs: the gate ids are validation ids the full validation reuses. Reference: the gate, then a full validation.
-    const cost = state.ledger.accounting === "runs" ? yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds) : gateIds.length + engine.valIds.length
+    const cost =
+      state.ledger.accounting === "runs" ? yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds) : gateIds.length + engine.valIds.length
     if (gateIds.length === 0 || !canAfford(engine.budget, budgetedCalls(state.ledger), cost)) return undefined
     merge.tried.add(tripletKey(triplet))
     merge.tried.add(sourcesKey(triplet, plan.sources))
