@@ -109,6 +109,8 @@ export const LlmConfig = Schema.Struct({
   cache: Schema.Boolean.pipe(withDefault(false)),
   temperature: Schema.optional(NonNegativeNumber),
   structuredOutputs: Schema.Boolean.pipe(withDefault(true)),
+  /** Longest model reply accepted, in bytes; a longer one is refused and only its start is recorded. */
+  maxReplyBytes: PositiveInt.pipe(withDefault(256 * 1024)),
 })
 
 export const Arm = Schema.Literals(["hybrid", "inner-only"])
@@ -190,7 +192,8 @@ export const ResolvedConfigSchema = Schema.Struct({
   executor: Schema.toType(ExecutorConfig),
   arms: Schema.NonEmptyArray(Arm),
   seed: NonNegativeInt,
-  llm: Schema.toType(LlmConfig),
+  /** Decoded with its defaults, so a snapshot written before an `llm` option existed still resumes. */
+  llm: LlmConfig,
   prices: Schema.Record(Schema.String, Price),
 })
 export type ResolvedConfig = typeof ResolvedConfigSchema.Type

@@ -68,7 +68,14 @@ export const OuterSummary = Schema.Struct({
   bestCandidate: NullableNumber,
   candidates: Schema.Number,
   iterations: Schema.Number,
+  /** The budgeted metric calls: `evaluationsRun` or `referenceMetricCalls`, as `accounting` says. */
   metricCalls: Schema.Number,
+  /** Absent in summaries written before both counts were kept. */
+  accounting: Schema.optional(Schema.Literals(["runs", "reference"])),
+  /** Evaluations actually run (cache hits not counted). */
+  evaluationsRun: Schema.optional(Schema.Number),
+  /** What the reference implementation would charge for the same steps (comparable with the paper's rollouts). */
+  referenceMetricCalls: Schema.optional(Schema.Number),
   reflectionCostUsd: Schema.Number,
   stopReason: Schema.String,
   /** True when the reflections came from the offline (no-LLM) reflector. */

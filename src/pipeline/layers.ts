@@ -24,6 +24,7 @@ export const llmSettingsOf = (config: ResolvedConfig): LlmSettings => ({
   cache: config.llm.cache,
   temperature: config.llm.temperature,
   structuredOutputs: config.llm.structuredOutputs,
+  maxReplyBytes: config.llm.maxReplyBytes,
   prices: config.prices,
 })
 

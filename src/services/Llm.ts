@@ -6,6 +6,8 @@
  * with bounded exponential backoff, then fails with LlmError. Every attempt, failed or not, is written to
  * the llm_calls ledger with tokens, cost (null when the price is unknown) and latency, with secret values
  * redacted. Interrupting the calling fiber aborts the HTTP request. `offline` is never callable here.
+ * A reply longer than `maxReplyBytes` (default 256 KiB) is refused as `malformed` and never stored whole:
+ * its ledger row says so and keeps only a bounded prefix, and the error carries only that prefix.
  * Structured outputs send the strict-mode JSON Schema of structuredOutput.ts to every provider and decode
  * replies through its codec; the prompt hash covers the schema as sent.
  */
@@ -32,7 +34,18 @@ export interface LlmSettings {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** First backoff delay; doubles per retry (tests shorten it). */
   readonly backoffMillis?: number
+  /** Longest reply accepted, in UTF-8 bytes (default `defaultMaxReplyBytes`). */
+  readonly maxReplyBytes?: number
 }
+
+export const defaultMaxReplyBytes = 256 * 1024
+
+/** How much of a refused, over-long reply the ledger keeps. */
+export const refusedReplyPrefixBytes = 4096
+
+/** The first `bytes` UTF-8 bytes of `text` (a character cut in two is dropped). */
+export const utf8Prefix = (text: string, bytes: number): string =>
+  Buffer.from(text.slice(0, bytes), "utf8").subarray(0, bytes).toString("utf8").replace(/\uFFFD$/, "")
 
 export interface LlmRequest {
   /** What the call is for, e.g. `gepa.reflection` or `code-search.propose`. */
@@ -145,6 +158,16 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
     const store = yield* Store
     const redact = makeRedactor(settings.env ?? process.env)
     const backoff = settings.backoffMillis ?? 1000
+    const maxReplyBytes = settings.maxReplyBytes ?? defaultMaxReplyBytes
+    /** The refusal of a reply over the size cap, or undefined when it fits. */
+    const oversize = (model: string, text: string | undefined) => {
+      if (text === undefined || text.length <= maxReplyBytes / 4) return undefined
+      const bytes = Buffer.byteLength(text, "utf8")
+      if (bytes <= maxReplyBytes) return undefined
+      const kept = utf8Prefix(text, Math.min(refusedReplyPrefixBytes, maxReplyBytes))
+      const message = `${model} returned a reply of ${bytes} bytes, over llm.maxReplyBytes (${maxReplyBytes}); refused, only its first ${Buffer.byteLength(kept, "utf8")} bytes are kept`
+      return { prefix: redact(kept), message }
+    }
 
     const call = <A>(
       request: LlmRequest,
@@ -216,6 +239,11 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
             const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
             const error = failure && "error" in failure ? (failure.error as LlmError) : undefined
             if (!error) return yield* Effect.failCause(exit.cause)
+            const tooLong = oversize(model, error.raw)
+            if (tooLong !== undefined) {
+              yield* store.llmCalls.insertLlmCall({ ...ledger, responseText: tooLong.prefix, inputTokens: null, outputTokens: null, costUsd: null, latencyMs, cached: false, attempt, error: tooLong.message })
+              return yield* new LlmError({ message: tooLong.message, model, reason: "malformed", retryable: false, raw: tooLong.prefix })
+            }
             yield* store.llmCalls.insertLlmCall({
               ...ledger,
               responseText: error.raw === undefined ? null : redact(error.raw),
@@ -235,6 +263,11 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
           const outputTokens = result.usage.outputTokens ?? null
           const costUsd = costOf(settings.prices, model, inputTokens, outputTokens)
           const text = result.text
+          const tooLong = oversize(model, text)
+          if (tooLong !== undefined) {
+            yield* store.llmCalls.insertLlmCall({ ...ledger, responseText: tooLong.prefix, inputTokens, outputTokens, costUsd, latencyMs, cached: false, attempt, error: tooLong.message })
+            return yield* new LlmError({ message: tooLong.message, model, reason: "malformed", retryable: false, raw: tooLong.prefix })
+          }
           const empty = !structured && text.trim().length === 0
           const callId = yield* store.llmCalls.insertLlmCall({
             ...ledger,

@@ -1,15 +1,28 @@
 /**
- * Budgets and stop conditions. Metric calls are a hard budget: an iteration starts only when it can afford
- * its worst case — the parent's chargeable minibatch evaluations, the child's minibatch (every distinct
- * id, as the child is not known yet) and a full validation of the child should it be accepted — and each
- * batch reserves its charge before any evaluation starts, so the budget is never exceeded. The other
- * conditions (iterations, reflection cost, wall time, patience, score threshold, stop file, stop request) are checked
- * at iteration boundaries and OR-combined; cost can overshoot by one iteration's reflection calls.
+ * Budgets and stop conditions. Metric calls are counted two ways (see `Accounting`) and the budget counts
+ * one of them. They are a hard budget: an iteration starts only when it can afford its worst case — the
+ * parent's minibatch, the child's minibatch and a full validation of the child should it be accepted — and
+ * each batch reserves its charge before any evaluation starts, so the budget is never exceeded. The other
+ * conditions (iterations, reflection cost, wall time, patience, score threshold, stop file, stop request)
+ * are checked at iteration boundaries and OR-combined; cost can overshoot by one iteration's reflection calls.
  */
 
+/**
+ * What `metricCalls` counts. `runs`: evaluations actually run — a (candidate, example) pair costs one call
+ * the first time an iteration needs it, and nothing when the evaluation cache already holds it from an
+ * earlier iteration. `reference`: what gepa charges for the same steps — the length of every minibatch
+ * (repeated ids included, cache or not), the whole validation set for every full validation, the gate
+ * subsample of a merge.
+ */
+export type Accounting = "runs" | "reference"
+
+export const defaultAccounting: Accounting = "runs"
+
 export interface Budget {
-  /** (candidate, example) evaluations, cache hits not counted. */
+  /** Metric calls, counted as `accounting` says. */
   readonly metricCalls?: number | undefined
+  /** Default `runs`. */
+  readonly accounting?: Accounting | undefined
   /** USD spent on this optimization's reflection calls. */
   readonly costUsd?: number | undefined
   /** Wall-clock seconds of optimization (summed over resumed sessions). */
@@ -72,8 +85,8 @@ export const canAfford = (budget: Budget, used: number, needed: number): boolean
   budget.metricCalls === undefined || used + needed <= budget.metricCalls
 
 /** The worst-case charge of one reflective iteration (see the module comment). */
-export const reflectiveIterationCost = (parentChargeable: number, distinctMinibatchIds: number, validationSize: number): number =>
-  parentChargeable + distinctMinibatchIds + validationSize
+export const reflectiveIterationCost = (parentChargeable: number, childChargeable: number, validationSize: number): number =>
+  parentChargeable + childChargeable + validationSize
 
 /** True when the budget has at least one condition that ends an optimization on its own. */
 export const hasTerminatingCondition = (budget: Budget): boolean =>

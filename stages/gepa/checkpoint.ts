@@ -14,13 +14,18 @@ export const Checkpoint = Schema.Struct({
     epoch: Schema.Number,
     order: Schema.Array(Schema.String),
     datasetSize: Schema.Number,
-    frequency: Schema.Record(Schema.String, Schema.Number),
+    /** Padding counts kept across epochs by earlier versions; read and ignored (counts restart each epoch). */
+    frequency: Schema.optional(Schema.Record(Schema.String, Schema.Number)),
   }),
   /** Round-robin pointer per candidate index. */
   pointers: Schema.Array(Schema.Number),
   /** How many candidates the pool holds at this boundary. */
   candidateCount: Schema.Number,
+  /** The budgeted count (as the run's accounting counts). */
   metricCalls: Schema.Number,
+  /** Evaluations run, and the reference-equivalent metric calls (absent in checkpoints of earlier versions). */
+  evaluationsRun: Schema.optional(Schema.Number),
+  referenceMetricCalls: Schema.optional(Schema.Number),
   reflectionCostUsd: Schema.Number,
   elapsedSeconds: Schema.Number,
   merge: Schema.Struct({

@@ -5,10 +5,10 @@
 import type { Rng } from "../../src/common/rng.ts"
 import { makeRng } from "../../src/common/rng.ts"
 import type { GepaAdapter, GepaExample } from "./adapter.ts"
-import type { Budget } from "./budget.ts"
+import type { Accounting, Budget } from "./budget.ts"
 import type { Checkpoint } from "./checkpoint.ts"
 import type { ComponentSelector } from "./componentSelector.ts"
-import type { Evaluator, MetricLedger } from "./evaluator.ts"
+import { budgetedCalls, type Evaluator, type MetricLedger } from "./evaluator.ts"
 import { CandidatePool } from "./pool.ts"
 import type { Reflector } from "./reflect.ts"
 import type { SamplerState } from "./sampler.ts"
@@ -33,7 +33,7 @@ export interface Engine<Example extends GepaExample, E, R> {
   readonly componentSelector: ComponentSelector
   readonly candidateSelector: CandidateSelector
   readonly epsilon: number
-  readonly merge: { readonly enabled: boolean; readonly maxMerges: number }
+  readonly merge: { readonly enabled: boolean; readonly maxMerges: number; readonly overlapFloor: number }
   readonly skipPerfect: boolean
   readonly perfectScore: number
 }
@@ -43,7 +43,7 @@ export interface MergeBookkeeping {
   due: number
   /** Merges accepted so far. */
   performed: number
-  /** Triplets already tried (see `tripletKey`). */
+  /** Triplets already tried and source combinations already built (see `tripletKey`, `sourcesKey`). */
   readonly tried: Set<string>
   lastIterationAccepted: boolean
 }
@@ -74,7 +74,9 @@ export const toCheckpoint = (state: EngineState, nowMs: number): Checkpoint => (
   sampler: state.sampler,
   pointers: [...state.pointers],
   candidateCount: state.pool.size,
-  metricCalls: state.ledger.metricCalls,
+  metricCalls: budgetedCalls(state.ledger),
+  evaluationsRun: state.ledger.runs,
+  referenceMetricCalls: state.ledger.reference,
   reflectionCostUsd: state.reflectionCostUsd,
   elapsedSeconds: elapsedSeconds(state, nowMs),
   merge: { due: state.merge.due, performed: state.merge.performed, tried: [...state.merge.tried], lastIterationAccepted: state.merge.lastIterationAccepted },
@@ -82,13 +84,13 @@ export const toCheckpoint = (state: EngineState, nowMs: number): Checkpoint => (
 })
 
 /** A state before the seed is evaluated. */
-export const freshState = (seed: number, sampler: SamplerState, nowMs: number): EngineState => ({
+export const freshState = (seed: number, accounting: Accounting, sampler: SamplerState, nowMs: number): EngineState => ({
   iteration: 0,
   rng: makeRng(seed),
   sampler,
   pool: new CandidatePool(),
   pointers: [],
-  ledger: { metricCalls: 0, iteration: 0, charged: new Set() },
+  ledger: { accounting, runs: 0, reference: 0, iteration: 0, charged: new Set() },
   reflectionCostUsd: 0,
   elapsedBefore: 0,
   startedAt: nowMs,
@@ -98,9 +100,15 @@ export const freshState = (seed: number, sampler: SamplerState, nowMs: number): 
 
 /**
  * The state at the stored checkpoint. `validationScores` gives each stored candidate's scores (already
- * restricted to the current validation ids).
+ * restricted to the current validation ids). A checkpoint written before both counts were kept holds only
+ * the budgeted one, which then stands for both.
  */
-export const restoredState = (stored: StoredState, validationScores: ReadonlyArray<ReadonlyMap<string, number>>, nowMs: number): EngineState => {
+export const restoredState = (
+  stored: StoredState,
+  accounting: Accounting,
+  validationScores: ReadonlyArray<ReadonlyMap<string, number>>,
+  nowMs: number,
+): EngineState => {
   const { checkpoint } = stored
   const pool = new CandidatePool()
   stored.candidates.forEach((record, index) =>
@@ -122,7 +130,13 @@ export const restoredState = (stored: StoredState, validationScores: ReadonlyArr
     sampler: checkpoint.sampler,
     pool,
     pointers: [...checkpoint.pointers],
-    ledger: { metricCalls: checkpoint.metricCalls, iteration: checkpoint.iteration, charged: new Set() },
+    ledger: {
+      accounting,
+      runs: checkpoint.evaluationsRun ?? checkpoint.metricCalls,
+      reference: checkpoint.referenceMetricCalls ?? checkpoint.metricCalls,
+      iteration: checkpoint.iteration,
+      charged: new Set(),
+    },
     reflectionCostUsd: checkpoint.reflectionCostUsd,
     elapsedBefore: checkpoint.elapsedSeconds,
     startedAt: nowMs,

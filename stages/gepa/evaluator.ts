@@ -5,22 +5,27 @@
  * next one, and at the latest when the batch ends, fails or is interrupted (a hard kill can lose at most
  * 50 ms of results, which a replay evaluates again).
  *
- * Charging is per iteration: a key costs one metric call the first time the iteration needs it, unless a
- * cached result from an earlier iteration serves it. A cached result charged to the current iteration
- * (left by an interrupted attempt of it) is charged again, so a replayed iteration counts exactly what the
- * uninterrupted one would have. Without the cache every adapter call is charged.
+ * Every batch is counted both ways (see `Accounting`). Runs are charged per iteration: a key costs one
+ * the first time the iteration needs it, unless a cached result from an earlier iteration serves it. A
+ * cached result charged to the current iteration (left by an interrupted attempt of it) is charged again,
+ * so a replayed iteration counts exactly what the uninterrupted one would have. Without the cache every
+ * adapter call is charged. The reference count adds the batch's length (or the step's reference charge).
  */
 import { Effect, Exit } from "effect"
 import type { EvaluationRecord, Split } from "../../src/domain/Candidate.ts"
 import type { EvaluatedExample, ExampleEvaluation, GepaAdapter, GepaExample, MaybeEffect } from "./adapter.ts"
-import { type Budget, canAfford } from "./budget.ts"
+import { type Accounting, type Budget, canAfford } from "./budget.ts"
 import type { Components } from "./candidate.ts"
 import type { GepaStatePort } from "./statePort.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
 
 /** Mutable charge accounting of the running optimization. */
 export interface MetricLedger {
-  metricCalls: number
+  readonly accounting: Accounting
+  /** Evaluations run (as an uninterrupted run would have run them). */
+  runs: number
+  /** Reference-equivalent metric calls. */
+  reference: number
   /** The iteration evaluations are charged to. */
   iteration: number
   /** Keys already charged to `iteration`. */
@@ -38,6 +43,9 @@ export const liftEffect = <A, E, R>(value: MaybeEffect<A, E, R>): Effect.Effect<
 /** Results finishing closer together than this are stored in one transaction. */
 const flushIntervalMillis = 50
 
+/** The count the budget is checked against. */
+export const budgetedCalls = (ledger: MetricLedger): number => (ledger.accounting === "runs" ? ledger.runs : ledger.reference)
+
 const chargeKey = (hash: string, split: Split, exampleId: string) => `${hash}\u0000${split}\u0000${exampleId}`
 
 const distinctById = <Example extends GepaExample>(examples: ReadonlyArray<Example>): Array<Example> => {
@@ -46,9 +54,17 @@ const distinctById = <Example extends GepaExample>(examples: ReadonlyArray<Examp
 }
 
 export interface Evaluator<Example extends GepaExample, E, R> {
-  /** Results in the order of `examples` (repeated ids repeat their result). */
-  readonly evaluate: (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>) => Effect.Effect<Array<EvaluatedExample<Example>>, E, R>
-  /** How many metric calls evaluating these ids would charge now. */
+  /**
+   * Results in the order of `examples` (repeated ids repeat their result). `referenceCalls` is the step's
+   * reference charge when it is not the batch's length (a merge's full validation after its gate).
+   */
+  readonly evaluate: (
+    target: EvaluationTarget,
+    split: Split,
+    examples: ReadonlyArray<Example>,
+    referenceCalls?: number,
+  ) => Effect.Effect<Array<EvaluatedExample<Example>>, E, R>
+  /** How many budgeted metric calls evaluating these ids (in one batch) would charge now. */
   readonly chargeable: (hash: string, split: Split, exampleIds: ReadonlyArray<string>) => Effect.Effect<number>
 }
 
@@ -69,6 +85,7 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
     !ledger.charged.has(chargeKey(hash, split, exampleId)) && (cachedIteration === undefined || cachedIteration === ledger.iteration)
 
   const chargeable = (hash: string, split: Split, exampleIds: ReadonlyArray<string>): Effect.Effect<number> => {
+    if (ledger.accounting === "reference") return Effect.succeed(exampleIds.length)
     const distinct = [...new Set(exampleIds)]
     if (!settings.cache) return Effect.succeed(distinct.length)
     return Effect.map(cachedOf(hash, split, distinct), (cached) =>
@@ -91,7 +108,7 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
       ),
     )
 
-  const evaluate = (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>) =>
+  const evaluate = (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>, referenceCalls = examples.length) =>
     Effect.gen(function* () {
       const distinct = distinctById(examples)
       const cached = yield* cachedOf(target.hash, split, distinct.map((example) => example.id))
@@ -99,9 +116,11 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
       const charged = settings.cache
         ? distinct.filter((example) => isCharge(target.hash, split, example.id, cached.get(example.id)?.chargedIteration))
         : fresh
-      if (!canAfford(settings.budget, ledger.metricCalls, charged.length))
-        return yield* Effect.die(new Error(`gepa: reserving ${charged.length} metric calls would exceed the budget (${ledger.metricCalls} used of ${settings.budget.metricCalls})`))
-      ledger.metricCalls += charged.length
+      const reserved = ledger.accounting === "runs" ? charged.length : referenceCalls
+      if (!canAfford(settings.budget, budgetedCalls(ledger), reserved))
+        return yield* Effect.die(new Error(`gepa: reserving ${reserved} metric calls would exceed the budget (${budgetedCalls(ledger)} used of ${settings.budget.metricCalls})`))
+      ledger.runs += charged.length
+      ledger.reference += referenceCalls
       for (const example of charged) ledger.charged.add(chargeKey(target.hash, split, example.id))
 
       const pending: Array<EvaluationRecord> = []

@@ -1,7 +1,8 @@
 /**
- * Parsing a reflection reply into the new instruction text. Follows the reference fence rules (first and
- * last ``` fence, a leading language-tag line dropped, single-fence and no-fence fallbacks) with one
- * deliberate fix: an opening fence that is never closed means a truncated reply, which is rejected.
+ * Parsing a reflection reply into the new instruction text. Follows the reference: the reply is stripped,
+ * then the text between the first and the last ``` fence is taken (a leading language-tag line dropped),
+ * with single-fence and no-fence fallbacks. One deliberate fix: an opening fence that is never closed means
+ * a truncated reply, which is rejected.
  */
 
 const fence = "```"
@@ -9,23 +10,21 @@ const fence = "```"
 const countFences = (text: string): number => text.split(fence).length - 1
 
 /**
- * The instruction inside a reflection reply, or `undefined` when the reply opens a fence it never closes
- * (an odd number of fences with non-blank text after the last one).
+ * The instruction inside a reflection reply (possibly empty: a reply that is only a fence holds none), or
+ * `undefined` when the reply opens a fence it never closes (an odd number of fences with text after the
+ * last one).
  */
-export const extractInstruction = (output: string): string | undefined => {
+export const extractInstruction = (reply: string): string | undefined => {
+  const output = reply.trim()
   const fences = countFences(output)
   const last = output.lastIndexOf(fence)
   if (fences % 2 === 1 && output.slice(last + fence.length).trim().length > 0) return undefined
 
   const start = output.indexOf(fence) + fence.length
   if (fences === 0 || start >= last) {
-    const stripped = output.trim()
-    if (stripped.startsWith(fence)) {
-      const opening = /^```\S*\n?/.exec(output)
-      return opening ? output.slice(opening[0].length).trim() : stripped
-    }
-    if (stripped.endsWith(fence)) return stripped.slice(0, -fence.length).trim()
-    return stripped
+    if (output.startsWith(fence)) return output.slice(/^```\S*\n?/.exec(output)![0].length).trim()
+    if (output.endsWith(fence)) return output.slice(0, -fence.length).trim()
+    return output
   }
 
   let content = output.slice(start, last)

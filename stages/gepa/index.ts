@@ -18,7 +18,7 @@ export {
 export { isStrictImprovement, sumScores } from "./acceptance.ts"
 export { defaultMinibatchSize, initialSamplerState, nextMinibatch, type SamplerState } from "./sampler.ts"
 export { type ComponentChoice, type ComponentSelector, inheritPointer, selectComponents } from "./componentSelector.ts"
-export { constructMerge, eligibleAncestors, findMergeTriplet, hasDesirableComponent, mergeGateIds, type MergeTriplet } from "./merge.ts"
+export { constructMerge, eligibleAncestors, findMerge, findMergeTriplet, hasDesirableComponent, mergeGateIds, mergeSources, type MergePlan, type MergeTriplet } from "./merge.ts"
 export { type Budget, budgetStopReason, canAfford, reflectiveIterationCost, type StopReason } from "./budget.ts"
 export { candidateHash, type Components, type ComponentsInput, componentText, toComponents, withTexts } from "./candidate.ts"
 export type {

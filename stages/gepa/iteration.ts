@@ -1,7 +1,8 @@
 /**
  * One reflective iteration: select a parent, draw the minibatch, check the iteration can afford its worst
- * case, evaluate the parent (with traces), skip when it is perfect, pick components, reflect, evaluate the
- * child on the same minibatch, accept on a strictly larger sum, and fully validate an accepted child.
+ * case, evaluate the parent (with traces), skip when it left no trajectories or is perfect, pick components,
+ * reflect, evaluate the child on the same minibatch, accept on a strictly larger sum, and fully validate an
+ * accepted child.
  * Mutates the engine state; the caller commits it at the boundary.
  */
 import { Effect } from "effect"
@@ -14,7 +15,7 @@ import { canAfford, reflectiveIterationCost, type StopReason } from "./budget.ts
 import { candidateHash, withTexts } from "./candidate.ts"
 import { inheritPointer, selectComponents } from "./componentSelector.ts"
 import type { Engine, EngineState } from "./engine.ts"
-import { liftEffect } from "./evaluator.ts"
+import { budgetedCalls, liftEffect } from "./evaluator.ts"
 import { selectCurrentBest, selectEpsilonGreedy, selectParetoParent } from "./pareto.ts"
 import type { PoolCandidate } from "./pool.ts"
 import { nextMinibatch } from "./sampler.ts"
@@ -52,8 +53,10 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     state.sampler = drawn.state
     const minibatch = drawn.ids
     const parentCharge = yield* engine.evaluator.chargeable(parent.hash, "train", minibatch)
-    const worstCase = reflectiveIterationCost(parentCharge, new Set(minibatch).size, engine.valIds.length)
-    if (!canAfford(engine.budget, state.ledger.metricCalls, worstCase)) return { kind: "stop", reason: "metric-calls" } as const
+    // The child is not known yet: every id of its minibatch may cost a call.
+    const childCharge = state.ledger.accounting === "runs" ? new Set(minibatch).size : minibatch.length
+    const worstCase = reflectiveIterationCost(parentCharge, childCharge, engine.valIds.length)
+    if (!canAfford(engine.budget, budgetedCalls(state.ledger), worstCase)) return { kind: "stop", reason: "metric-calls" } as const
 
     const examples = minibatch.map((id) => engine.trainById.get(id)!)
     const parentResults = yield* engine.evaluator.evaluate(parent, "train", examples)
@@ -61,20 +64,25 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
     const sumBefore = sumScores(parentScores)
     const base = { iteration, parents: [parentIndex], minibatch, sumBefore, childIdx: null }
 
-    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore)) {
+    const skip = (reason: string) => {
       const proposal: ProposalDraft = {
         ...base,
         kind: "skip",
         components: [],
         sumAfter: null,
         accepted: false,
-        reason: `parent ${parentIndex} is already perfect on the minibatch`,
+        reason,
         reflectionPrompt: null,
         reflectionOutput: null,
         offline: engine.reflector.mode === "offline",
       }
-      return { kind: "done", proposal, candidate: undefined, summary: `skipped: parent ${parentIndex} is perfect on the minibatch` } as const
+      return { kind: "done", proposal, candidate: undefined, summary: `skipped: ${reason}` } as const
     }
+    // As in the reference: nothing to reflect on without trajectories, and nothing to improve on a perfect minibatch.
+    if (parentResults.every((result) => result.trajectory === null || result.trajectory === undefined))
+      return skip(`the adapter returned no trajectories for parent ${parentIndex}'s minibatch`)
+    if (engine.skipPerfect && parentScores.every((score) => score >= engine.perfectScore))
+      return skip(`parent ${parentIndex} is already perfect on the minibatch`)
 
     const choice = selectComponents(engine.componentSelector, engine.names, state.pointers[parentIndex]!)
     state.pointers[parentIndex] = choice.pointer
@@ -107,7 +115,7 @@ export const reflectiveIteration = <Example extends GepaExample, E, R>(
       return { kind: "done", proposal: { ...reflection, sumAfter, accepted: false, reason }, candidate: undefined, summary: `rejected: ${reason}` } as const
     }
 
-    const metricCalls = state.ledger.metricCalls
+    const metricCalls = budgetedCalls(state.ledger)
     const validation = yield* engine.evaluator.evaluate(child, "val", engine.valset)
     const candidate = state.pool.add({
       ...child,

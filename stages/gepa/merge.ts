@@ -1,7 +1,9 @@
 /**
  * System-aware merge (crossover): choosing two Pareto survivors with a common ancestor worth merging,
  * building the merged child component by component (in seed key order), and the stratified validation
- * subsample its gate is scored on. Pure; randomness comes from the run's RNG.
+ * subsample its gate is scored on. Pure; randomness comes from the run's RNG. The search follows the
+ * reference: up to 10 rounds of up to 10 pair draws each, a merge whose sources were merged before or
+ * whose descendants share fewer than 5 validation ids passed over.
  */
 import type { Rng } from "../../src/common/rng.ts"
 import type { Components } from "./candidate.ts"
@@ -19,8 +21,12 @@ export interface MergeTriplet {
   readonly ancestor: number
 }
 
-export const defaultMergeAttempts = 10
+/** Pair draws per search round, and rounds per merge attempt (the reference: 10 × 10). */
+export const mergePairDraws = 10
+export const mergeSearchRounds = 10
 export const mergeGateSize = 5
+/** Validation ids the two descendants must share (the reference's overlap floor). */
+export const defaultMergeOverlapFloor = 5
 
 export const tripletKey = (triplet: MergeTriplet): string => `${triplet.first}/${triplet.second}/${triplet.ancestor}`
 
@@ -69,7 +75,7 @@ const weightedPick = (items: ReadonlyArray<number>, weights: ReadonlyArray<numbe
 }
 
 /**
- * Tries up to `attempts` random pairs of survivors and returns the first merge not tried before: neither
+ * Draws up to `attempts` random pairs of survivors and returns the first merge not tried before: neither
  * descendant an ancestor of the other, a common ancestor no better than either (picked weighted by mean).
  */
 export const findMergeTriplet = (
@@ -77,7 +83,7 @@ export const findMergeTriplet = (
   survivors: ReadonlyArray<number>,
   tried: ReadonlySet<string>,
   rng: Rng,
-  attempts = defaultMergeAttempts,
+  attempts = mergePairDraws,
 ): MergeTriplet | undefined => {
   if (survivors.length < 2) return undefined
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -109,6 +115,58 @@ export const constructMerge = (pool: ReadonlyArray<MergeView>, triplet: MergeTri
     if (first.mean !== second.mean) return [name, first.mean > second.mean ? a : b] as const
     return [name, rng.next() < 0.5 ? a : b] as const
   })
+}
+
+/** For each component, the descendant whose text the merged child took (the first when both agree). */
+export const mergeSources = (pool: ReadonlyArray<MergeView>, triplet: MergeTriplet, components: Components): Array<number> =>
+  components.map(([, text], position) =>
+    pool[triplet.first]!.components[position]![1] === text ? triplet.first : triplet.second,
+  )
+
+/** The key under which a merge's sources are remembered, so the same combination is not built twice. */
+export const sourcesKey = (triplet: MergeTriplet, sources: ReadonlyArray<number>): string => `${triplet.first}/${triplet.second}:${sources.join(",")}`
+
+export interface MergePlan {
+  readonly triplet: MergeTriplet
+  readonly components: Components
+  readonly sources: ReadonlyArray<number>
+}
+
+export interface MergeSearch {
+  /** How many validation ids both candidates have scores on. */
+  readonly sharedValidation: (first: number, second: number) => number
+  readonly overlapFloor?: number
+  readonly rounds?: number
+  readonly draws?: number
+}
+
+const sameComponents = (a: Components, b: Components) => a.every(([, text], position) => b[position]![1] === text)
+
+/**
+ * The next merge to try: up to `rounds` rounds, each drawing up to `draws` pairs for an eligible triplet
+ * (`findMergeTriplet`) and building its child. A round's merge is passed over, and the next round draws
+ * again, when its sources were merged before (`tried` holds `sourcesKey`s too), when the child equals one
+ * of the descendants, or when the descendants share fewer than `overlapFloor` validation ids.
+ */
+export const findMerge = (
+  pool: ReadonlyArray<MergeView>,
+  survivors: ReadonlyArray<number>,
+  tried: ReadonlySet<string>,
+  rng: Rng,
+  search: MergeSearch,
+): MergePlan | undefined => {
+  if (survivors.length < 2 || pool.length < 3) return undefined
+  for (let round = 0; round < (search.rounds ?? mergeSearchRounds); round++) {
+    const triplet = findMergeTriplet(pool, survivors, tried, rng, search.draws ?? mergePairDraws)
+    if (triplet === undefined) continue
+    const components = constructMerge(pool, triplet, rng)
+    const sources = mergeSources(pool, triplet, components)
+    if (tried.has(sourcesKey(triplet, sources))) continue
+    if (sameComponents(components, pool[triplet.first]!.components) || sameComponents(components, pool[triplet.second]!.components)) continue
+    if (search.sharedValidation(triplet.first, triplet.second) < (search.overlapFloor ?? defaultMergeOverlapFloor)) continue
+    return { triplet, components, sources }
+  }
+  return undefined
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The merge step at the start of an iteration: tried only when merging is on, merges are due and the
- * previous iteration accepted a reflective child. Finds a triplet among the Pareto survivors, builds the
- * merged child, scores it on the stratified gate subsample (sum ≥ the better parent's sum to pass), then
+ * previous iteration accepted a reflective child. Finds a merge among the Pareto survivors (`findMerge`),
+ * scores the merged child on the stratified gate subsample (sum ≥ the better parent's sum to pass), then
  * validates it fully and adds it with two parents. Returns undefined when no merge was attempted, so the
  * iteration goes on with reflection.
  */
@@ -9,11 +9,12 @@ import { Effect } from "effect"
 import { sumScores } from "./acceptance.ts"
 import type { GepaExample } from "./adapter.ts"
 import { canAfford } from "./budget.ts"
+import { budgetedCalls } from "./evaluator.ts"
 import { candidateHash } from "./candidate.ts"
 import { inheritPointer } from "./componentSelector.ts"
 import type { Engine, EngineState } from "./engine.ts"
 import { formatScore, type IterationOutcome, type ProposalDraft } from "./iteration.ts"
-import { constructMerge, findMergeTriplet, mergeGateIds, tripletKey } from "./merge.ts"
+import { findMerge, mergeGateIds, sourcesKey, tripletKey } from "./merge.ts"
 import { frontSurvivors, pruneDominated } from "./pareto.ts"
 
 export const mergeIteration = <Example extends GepaExample, E, R>(
@@ -24,20 +25,23 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     const { merge, pool } = state
     if (!engine.merge.enabled || merge.due <= 0 || !merge.lastIterationAccepted) return undefined
     const survivors = frontSurvivors(pruneDominated(pool.currentFronts(), pool.means))
-    const triplet = findMergeTriplet(pool.candidates, survivors, merge.tried, state.rng)
-    if (triplet === undefined) return undefined
+    const sharedValidation = (a: number, b: number) => {
+      const other = pool.get(b).valScores
+      return [...pool.get(a).valScores.keys()].filter((id) => other.has(id)).length
+    }
+    const plan = findMerge(pool.candidates, survivors, merge.tried, state.rng, { sharedValidation, overlapFloor: engine.merge.overlapFloor })
+    if (plan === undefined) return undefined
+    const { triplet, components } = plan
     const first = pool.get(triplet.first)
     const second = pool.get(triplet.second)
-    const components = constructMerge(pool.candidates, triplet, state.rng)
     const child = { components, hash: candidateHash(components) }
-    if (child.hash === first.hash || child.hash === second.hash) {
-      merge.tried.add(tripletKey(triplet))
-      return undefined
-    }
     const gateIds = mergeGateIds(first.valScores, second.valScores, engine.valIds, state.rng)
-    const cost = yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds)
-    if (gateIds.length === 0 || !canAfford(engine.budget, state.ledger.metricCalls, cost)) return undefined
+    // Runs: the gate ids are validation ids the full validation reuses. Reference: the gate, then a full validation.
+    const cost =
+      state.ledger.accounting === "runs" ? yield* engine.evaluator.chargeable(child.hash, "val", engine.valIds) : gateIds.length + engine.valIds.length
+    if (gateIds.length === 0 || !canAfford(engine.budget, budgetedCalls(state.ledger), cost)) return undefined
     merge.tried.add(tripletKey(triplet))
+    merge.tried.add(sourcesKey(triplet, plan.sources))
 
     const gateResults = yield* engine.evaluator.evaluate(child, "val", gateIds.map((id) => engine.valById.get(id)!))
     const sumAfter = sumScores(gateResults.map((result) => result.score))
@@ -62,8 +66,8 @@ export const mergeIteration = <Example extends GepaExample, E, R>(
     }
 
     const gate = new Set(gateIds)
-    const metricCalls = state.ledger.metricCalls
-    const rest = yield* engine.evaluator.evaluate(child, "val", engine.valset.filter((example) => !gate.has(example.id)))
+    const metricCalls = budgetedCalls(state.ledger)
+    const rest = yield* engine.evaluator.evaluate(child, "val", engine.valset.filter((example) => !gate.has(example.id)), engine.valIds.length)
     const valScores = new Map([...gateResults, ...rest].map((result) => [result.example.id, result.score]))
     const candidate = pool.add({
       ...child,

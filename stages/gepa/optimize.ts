@@ -12,17 +12,29 @@ import type { ProposalRecord, ScoredCandidate } from "../../src/domain/Candidate
 import { ConfigError, type LlmError } from "../../src/domain/errors.ts"
 import type { Llm } from "../../src/services/Llm.ts"
 import { Progress } from "../../src/services/Progress.ts"
-import type { Prompts } from "../../src/services/Prompts.ts"
+import { Prompts } from "../../src/services/Prompts.ts"
 import type { GepaAdapter, GepaExample } from "./adapter.ts"
-import { type Budget, budgetStopReason, canAfford, hasTerminatingCondition, idleIterationLimit, type StopReason, stopReasonText } from "./budget.ts"
+import {
+  type Accounting,
+  type Budget,
+  budgetStopReason,
+  canAfford,
+  defaultAccounting,
+  hasTerminatingCondition,
+  idleIterationLimit,
+  type StopReason,
+  stopReasonText,
+} from "./budget.ts"
 import { candidateHash, type Components, type ComponentsInput, componentNames, seedProblem, toComponents } from "./candidate.ts"
 import type { ComponentSelector } from "./componentSelector.ts"
 import { type CandidateSelector, type Engine, type EngineState, elapsedSeconds, freshState, restoredState, toCheckpoint } from "./engine.ts"
-import { makeEvaluator } from "./evaluator.ts"
+import { budgetedCalls, makeEvaluator } from "./evaluator.ts"
 import { reflectiveIteration } from "./iteration.ts"
+import { defaultMergeOverlapFloor } from "./merge.ts"
 import { mergeIteration } from "./mergeStep.ts"
 import { type PoolCandidate, toCandidateRecord } from "./pool.ts"
 import { loadReflectionTemplates, makeReflector, type ReflectionTemplateOption } from "./reflect.ts"
+import { correctionTemplateName } from "./replyFormat.ts"
 import { defaultMinibatchSize, initialSamplerState } from "./sampler.ts"
 import { type GepaStatePort, makeMemoryStatePort } from "./statePort.ts"
 
@@ -54,8 +66,11 @@ export interface OptimizeOptions<Example extends GepaExample, E = never, R = nev
   readonly candidateSelector?: CandidateSelector
   /** For epsilon-greedy; default 0.1. */
   readonly epsilon?: number
-  /** Default off; at most `maxMerges` (default 5) accepted merges. */
-  readonly merge?: { readonly enabled?: boolean; readonly maxMerges?: number }
+  /**
+   * Default off; at most `maxMerges` (default 5) accepted merges, of candidates sharing at least
+   * `minSharedValidation` (default 5, as in the reference) validation ids.
+   */
+  readonly merge?: { readonly enabled?: boolean; readonly maxMerges?: number; readonly minSharedValidation?: number }
   /** Skip an iteration whose parent scores ≥ perfectScore on every minibatch example (default true, 1). */
   readonly skipPerfect?: boolean
   readonly perfectScore?: number
@@ -81,7 +96,13 @@ export interface OptimizeResult {
   /** Highest mean validation score (first found wins ties). */
   readonly best: OptimizedCandidate
   readonly candidates: ReadonlyArray<OptimizedCandidate>
+  /** The budgeted count: `evaluationsRun` or `referenceMetricCalls`, as `accounting` says. */
   readonly metricCalls: number
+  readonly accounting: Accounting
+  /** Evaluations actually run (cache hits not counted). */
+  readonly evaluationsRun: number
+  /** What gepa would have charged for the same steps (every minibatch's length, every full validation). */
+  readonly referenceMetricCalls: number
   readonly reflectionCostUsd: number
   /** Iterations completed (merge and reflective), across resumed sessions. */
   readonly iterations: number
@@ -131,27 +152,29 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
     const stageId = options.stageId ?? null
     const mode = options.reflectionModel === "offline" ? "offline" : options.adapter.proposeNewTexts ? "custom" : "llm"
     const templates = yield* loadReflectionTemplates(options.reflectionTemplate, names, options.templateBaseDir)
+    const correction = yield* (yield* Prompts).load(correctionTemplateName)
     const port = options.state ?? makeMemoryStatePort()
     const valIds = options.valset.map((example) => example.id)
 
     const startedAt = yield* Clock.currentTimeMillis
     const stored = yield* port.load
     let state: EngineState
-    if (stored === undefined) state = freshState(seed, initialSamplerState, startedAt)
+    const accounting = options.budget.accounting ?? defaultAccounting
+    if (stored === undefined) state = freshState(seed, accounting, initialSamplerState, startedAt)
     else {
       const scores: Array<ReadonlyMap<string, number>> = []
       for (const record of stored.candidates) {
         const all = yield* port.validationScores(record.hash)
         scores.push(new Map(valIds.filter((id) => all.has(id)).map((id) => [id, all.get(id)!])))
       }
-      state = restoredState(stored, scores, startedAt)
+      state = restoredState(stored, accounting, scores, startedAt)
     }
 
     const engine: Engine<Example, E, R> = {
       adapter: options.adapter,
       port,
       evaluator: makeEvaluator({ adapter: options.adapter, port, cache: options.cache ?? true, concurrency: options.concurrency ?? 1, budget: options.budget, ledger: state.ledger }),
-      reflector: makeReflector({ mode, adapter: options.adapter, port, model: options.reflectionModel, templates, seed, runId, stageId }),
+      reflector: makeReflector({ mode, adapter: options.adapter, port, model: options.reflectionModel, templates, correction, seed, runId, stageId }),
       trainIds: options.trainset.map((example) => example.id),
       trainById: new Map(options.trainset.map((example) => [example.id, example])),
       valset: options.valset,
@@ -163,7 +186,11 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       componentSelector: options.componentSelector ?? "round-robin",
       candidateSelector: options.candidateSelector ?? "pareto",
       epsilon: options.epsilon ?? 0.1,
-      merge: { enabled: options.merge?.enabled ?? false, maxMerges: options.merge?.maxMerges ?? 5 },
+      merge: {
+        enabled: options.merge?.enabled ?? false,
+        maxMerges: options.merge?.maxMerges ?? 5,
+        overlapFloor: options.merge?.minSharedValidation ?? defaultMergeOverlapFloor,
+      },
       skipPerfect: options.skipPerfect ?? true,
       perfectScore: options.perfectScore ?? 1,
     }
@@ -171,7 +198,11 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
     const progress = yield* Effect.serviceOption(Progress)
     const emit = (kind: string, message: string, data?: unknown) =>
       runId !== null && Option.isSome(progress) ? progress.value.emit({ runId, stageId, kind, message, data }) : Effect.void
-    const budgetText = () => `metric calls ${state.ledger.metricCalls}/${options.budget.metricCalls ?? "unlimited"}`
+    const budgetText = () =>
+      `metric calls ${budgetedCalls(state.ledger)}/${options.budget.metricCalls ?? "unlimited"} (${
+        accounting === "runs" ? `${state.ledger.reference} at the reference's count` : `${state.ledger.runs} evaluations run`
+      })`
+    const counts = () => ({ metricCalls: budgetedCalls(state.ledger), evaluationsRun: state.ledger.runs, referenceMetricCalls: state.ledger.reference })
     const commit = (candidate: PoolCandidate | undefined, proposal: ProposalRecord | undefined) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         port.commit({ candidate: candidate && toCandidateRecord(candidate), proposal, checkpoint: toCheckpoint(state, now) }),
@@ -199,7 +230,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       yield* commit(seedCandidate, undefined)
       yield* emit("seed-evaluated", `gepa: seed scores ${formatMean(seedCandidate.mean)} on ${valIds.length} validation examples; ${budgetText()}`, {
         mean: seedCandidate.mean,
-        metricCalls: state.ledger.metricCalls,
+        ...counts(),
       })
     }
 
@@ -215,11 +246,11 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
         const hash = candidateHash(components)
         if (state.pool.candidates.some((candidate) => candidate.hash === hash)) continue
         const needed = yield* engine.evaluator.chargeable(hash, "val", valIds)
-        if (!canAfford(options.budget, state.ledger.metricCalls, needed)) {
+        if (!canAfford(options.budget, budgetedCalls(state.ledger), needed)) {
           yield* emit("library-seed-skipped", `gepa: the budget cannot pay for validating library entry ${extra.libraryEntryId}; skipped`)
           continue
         }
-        const discovery = state.ledger.metricCalls
+        const discovery = budgetedCalls(state.ledger)
         const results = yield* engine.evaluator.evaluate({ components, hash }, "val", options.valset)
         const added = state.pool.add({
           components,
@@ -247,7 +278,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       const now = yield* Clock.currentTimeMillis
       const reason = budgetStopReason(options.budget, {
         iterations: state.iteration - 1,
-        metricCalls: state.ledger.metricCalls,
+        metricCalls: budgetedCalls(state.ledger),
         reflectionCostUsd: state.reflectionCostUsd,
         elapsedSeconds: elapsedSeconds(state, now),
         iterationsWithoutImprovement: state.patience.iterationsWithoutImprovement,
@@ -270,7 +301,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       }
       state.ledger.iteration = state.iteration
       state.ledger.charged = new Set()
-      const chargedBefore = state.ledger.metricCalls
+      const runsBefore = state.ledger.runs
       const outcome = (yield* mergeIteration(engine, state)) ?? (yield* reflectiveIteration(engine, state))
       if (outcome.kind === "stop") {
         stopReason = outcome.reason
@@ -287,10 +318,10 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
         state.patience.bestMean = bestMean
         state.patience.iterationsWithoutImprovement = 0
       } else state.patience.iterationsWithoutImprovement += 1
-      state.patience.idleIterations = state.ledger.metricCalls === chargedBefore ? state.patience.idleIterations + 1 : 0
+      state.patience.idleIterations = state.ledger.runs === runsBefore ? state.patience.idleIterations + 1 : 0
       const iteration = state.iteration
       state.iteration += 1
-      yield* commit(outcome.candidate, { ...proposal, metricCalls: state.ledger.metricCalls })
+      yield* commit(outcome.candidate, { ...proposal, metricCalls: budgetedCalls(state.ledger) })
       if (outcome.candidate !== undefined)
         yield* emit("candidate-accepted", `gepa: candidate ${outcome.candidate.idx} accepted at iteration ${iteration} (val mean ${formatMean(outcome.candidate.mean)})`, {
           iteration,
@@ -300,7 +331,7 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
       yield* emit(
         "iteration-finished",
         `gepa iteration ${iteration}: ${outcome.summary}; best val mean ${formatMean(bestMean)} (candidate ${state.pool.bestIndex()}); ${budgetText()}`,
-        { iteration, accepted: proposal.accepted, bestMean, metricCalls: state.ledger.metricCalls },
+        { iteration, accepted: proposal.accepted, bestMean, ...counts() },
       )
     }
 
@@ -309,12 +340,13 @@ export const optimize = <Example extends GepaExample, E = never, R = never>(
     yield* emit(
       "optimization-finished",
       `gepa finished after ${state.iteration - 1} iterations: ${stopReasonText[stopReason]}; best candidate ${best.idx} (val mean ${formatMean(best.mean)}); ${budgetText()}`,
-      { stopReason, best: best.idx, mean: best.mean, metricCalls: state.ledger.metricCalls },
+      { stopReason, best: best.idx, mean: best.mean, ...counts() },
     )
     return {
       best,
       candidates,
-      metricCalls: state.ledger.metricCalls,
+      ...counts(),
+      accounting,
       reflectionCostUsd: state.reflectionCostUsd,
       iterations: state.iteration - 1,
       stopReason,

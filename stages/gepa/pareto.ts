@@ -36,14 +36,22 @@ export const meanScore = (scores: ReadonlyMap<string, number> | ReadonlyArray<nu
   return total / values.length
 }
 
-const byMeanThenIndex = (meanScores: ReadonlyArray<number>) => (a: number, b: number) =>
-  (meanScores[a] ?? 0) - (meanScores[b] ?? 0) || a - b
+/**
+ * Candidates on any front, in the order they first appear (fronts in their key order, members in front
+ * order), then stably sorted ascending by mean: ties keep that first-appearance order, as in the reference.
+ */
+const pruningOrder = (fronts: Fronts, meanScores: ReadonlyArray<number>): Array<number> => {
+  const seen = new Set<number>()
+  for (const front of Object.values(fronts)) for (const candidate of front) seen.add(candidate)
+  return [...seen].sort((a, b) => (meanScores[a] ?? 0) - (meanScores[b] ?? 0))
+}
 
 /**
- * Set-cover pruning: candidates on any front, ascending by mean score (ties by index), are removed one at
- * a time when every front containing them still holds another survivor; the fronts are then filtered to
- * the survivors. The reference restarts its scan after each removal; removals only shrink fronts, so a
- * candidate once found irremovable stays so, and one ascending pass gives the same survivors.
+ * Set-cover pruning: candidates on any front, ascending by mean score (ties in order of first appearance on
+ * a front), are removed one at a time when every front containing them still holds another survivor; the
+ * fronts are then filtered to the survivors. The reference restarts its scan after each removal; removals
+ * only shrink fronts, so a candidate once found irremovable stays so, and one ascending pass gives the same
+ * survivors.
  */
 export const pruneDominated = (fronts: Fronts, meanScores: ReadonlyArray<number>): Fronts => {
   const membership = new Map<number, Array<string>>()
@@ -58,7 +66,7 @@ export const pruneDominated = (fronts: Fronts, meanScores: ReadonlyArray<number>
     }
   }
   const removed = new Set<number>()
-  for (const candidate of [...membership.keys()].sort(byMeanThenIndex(meanScores))) {
+  for (const candidate of pruningOrder(fronts, meanScores)) {
     const keys = membership.get(candidate)!
     if (!keys.every((exampleId) => survivorsPerFront.get(exampleId)! >= 2)) continue
     removed.add(candidate)
@@ -77,11 +85,14 @@ const frontCounts = (pruned: Fronts): Array<readonly [number, number]> => {
   return [...counts].sort((a, b) => a[0] - b[0])
 }
 
-/** Samples a parent with probability proportional to the number of pruned fronts it is on. */
+/**
+ * Samples a parent with probability proportional to the number of pruned fronts it is on; with no candidate
+ * on any front, the current best (as in the reference).
+ */
 export const selectParetoParent = (fronts: Fronts, meanScores: ReadonlyArray<number>, rng: () => number): number => {
   const counts = frontCounts(pruneDominated(fronts, meanScores))
   const total = counts.reduce((sum, [, count]) => sum + count, 0)
-  if (total === 0) throw new Error("selectParetoParent: the fronts are empty (no validation scores)")
+  if (total === 0) return selectCurrentBest(meanScores)
   let ticket = Math.floor(rng() * total)
   for (const [candidate, count] of counts) {
     if (ticket < count) return candidate

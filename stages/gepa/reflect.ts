@@ -1,19 +1,23 @@
 /**
- * Proposing new component texts for one iteration: by the reflection LLM (one call per component, the
- * reply parsed with `extractInstruction`), by the adapter's custom proposer, or by its offline reflector
- * (when the reflection model is `offline`). Every reply is stored the moment it exists and reused when the
- * iteration is replayed, so a replay neither pays twice nor sees a different reply.
+ * Proposing new component texts for one iteration: by the reflection LLM (one call per component with
+ * reflective records, the reply parsed with `extractInstruction`; a reply with no usable instruction gets
+ * one corrective retry, and when that fails too the component keeps the parent's text, with a warning), by
+ * the adapter's custom proposer, or by its offline reflector (when the reflection model is `offline`).
+ * Every reply, a retry's included, is stored the moment it exists and reused when the iteration is
+ * replayed, so a replay neither pays twice nor sees a different reply.
  */
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Option } from "effect"
 import { ConfigError, type LlmError } from "../../src/domain/errors.ts"
 import { makeRng } from "../../src/common/rng.ts"
-import { Llm } from "../../src/services/Llm.ts"
+import type { Llm } from "../../src/services/Llm.ts"
+import { Progress } from "../../src/services/Progress.ts"
 import { type PromptTemplate, Prompts } from "../../src/services/Prompts.ts"
 import type { GepaAdapter, GepaExample, NewTexts, ReflectiveDataset } from "./adapter.ts"
 import { type Components, componentText } from "./candidate.ts"
 import { liftEffect } from "./evaluator.ts"
 import { extractInstruction } from "./extractInstruction.ts"
 import { buildReflectionPrompt, defaultReflectionTemplate, templateProblem } from "./reflectionPrompt.ts"
+import { asClause, askOnce, correctionPrompt, type Judged, judgeReply, type Reply } from "./replyFormat.ts"
 import type { GepaStatePort, StoredReflection } from "./statePort.ts"
 
 export type ReflectionMode = "llm" | "custom" | "offline"
@@ -30,6 +34,26 @@ export interface ProposedTexts {
 }
 
 export type ReflectionTemplateOption = string | Readonly<Record<string, string>>
+
+const reflectionFormat = "Reply with the complete new instructions inside a single ``` block."
+
+/** The instruction in a reflection reply, or the problem that keeps it from being one. */
+const instructionIn = (text: string): Judged<string> => {
+  const instruction = extractInstruction(text)
+  if (instruction === undefined) return { ok: false, problem: "It opens a ``` block it never closes, so it looks cut off." }
+  if (instruction.length === 0) return { ok: false, problem: "It holds no instructions: it was empty, or only a ``` fence." }
+  return { ok: true, value: instruction }
+}
+
+/** A reflection reply as stored, and why the Llm service refused it (replayed replies: never known). */
+interface StoredReply {
+  readonly stored: StoredReflection
+  readonly refused: string | undefined
+}
+
+/** Where the corrective retry of a component's reflection is stored (next to the first reply). */
+const retryKey = (component: string) => `${component} (format retry)`
+
 
 /** The template of each component; fails with ConfigError for a missing file or placeholder. */
 export const loadReflectionTemplates = (option: ReflectionTemplateOption | undefined, names: ReadonlyArray<string>, baseDir?: string) =>
@@ -69,6 +93,8 @@ export interface ReflectorSettings<Example extends GepaExample, E, R> {
   readonly port: GepaStatePort
   readonly model: string
   readonly templates: ReadonlyMap<string, PromptTemplate>
+  /** The corrective note of a retry (`reply-correction`). */
+  readonly correction: PromptTemplate
   readonly seed: number
   readonly runId: string | null
   readonly stageId: number | null
@@ -89,20 +115,15 @@ export const makeReflector = <Example extends GepaExample, E, R>(settings: Refle
   const { port } = settings
   const offline = settings.mode === "offline"
 
-  const askModel = (prompt: string, template: PromptTemplate, component: string, iteration: number) =>
-    Effect.gen(function* () {
-      const llm = yield* Llm
-      return yield* llm
-        .generateText({ purpose: "gepa.reflection", model: settings.model, prompt, templateHash: template.hash, runId: settings.runId, stageId: settings.stageId })
-        .pipe(
-          Effect.map((result): StoredReflection => ({ iteration, component, prompt, output: result.text, offline: false, costUsd: result.costUsd ?? 0, llmCallId: result.callId })),
-          Effect.catchTag("LlmError", (error: LlmError) =>
-            error.reason === "empty"
-              ? Effect.succeed<StoredReflection>({ iteration, component, prompt, output: "", offline: false, costUsd: 0, llmCallId: null })
-              : Effect.fail(error),
-          ),
-        )
-    }).pipe(Effect.onExit((exit) => (Exit.isSuccess(exit) ? port.recordReflection(exit.value) : Effect.void)))
+  /** One reflection call, stored as it arrives (an empty or over-long reply is stored as ""). */
+  const askModel = (prompt: string, templateHash: string, component: string, iteration: number) =>
+    askOnce({ purpose: "gepa.reflection", model: settings.model, prompt, templateHash, runId: settings.runId, stageId: settings.stageId }).pipe(
+      Effect.map((reply): StoredReply => ({
+        stored: { iteration, component, prompt, output: reply.text, offline: false, costUsd: reply.costUsd, llmCallId: reply.callId },
+        refused: reply.refused,
+      })),
+      Effect.onExit((exit) => (Exit.isSuccess(exit) ? port.recordReflection(exit.value.stored) : Effect.void)),
+    )
 
   const judge = (texts: Record<string, string>, rejections: Array<{ component: string; reason: string }>, parent: Components, name: string, text: string | undefined) => {
     if (text === undefined) rejections.push({ component: name, reason: "the reflection reply opens a ``` fence it never closes (truncated reply)" })
@@ -111,22 +132,68 @@ export const makeReflector = <Example extends GepaExample, E, R>(settings: Refle
     else texts[name] = text
   }
 
+  const warn = (iteration: number, name: string, problems: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const progress = yield* Effect.serviceOption(Progress)
+      if (settings.runId === null || Option.isNone(progress)) return
+      yield* progress.value.emit({
+        runId: settings.runId,
+        stageId: settings.stageId,
+        kind: "llm-reply-fallback",
+        message: `gepa iteration ${iteration}: the reflection reply for ${name} was unusable twice (${problems.map(asClause).join("; then ")}); keeping the parent's text`,
+        data: { purpose: "gepa.reflection", iteration, component: name, problems },
+      })
+    })
+
   const withLlm = (parent: Components, dataset: ReflectiveDataset, names: ReadonlyArray<string>, iteration: number) =>
     Effect.gen(function* () {
       const stored = new Map((yield* port.reflections(iteration)).map((reflection) => [reflection.component, reflection]))
+      /** The stored reply of `component`, or a new one (asked with `prompt`). */
+      const reply = (prompt: string, templateHash: string, component: string) => {
+        const known = stored.get(component)
+        return Effect.map(
+          known !== undefined ? Effect.succeed<StoredReply>({ stored: known, refused: undefined }) : askModel(prompt, templateHash, component, iteration),
+          ({ stored: reflection, refused }): Reply & { readonly prompt: string } => ({
+            text: reflection.output,
+            callId: reflection.llmCallId,
+            costUsd: reflection.costUsd,
+            refused,
+            prompt: reflection.prompt,
+          }),
+        )
+      }
       const texts: Record<string, string> = {}
       const rejections: Array<{ component: string; reason: string }> = []
       const prompts: Array<readonly [string, string]> = []
       const outputs: Array<readonly [string, string]> = []
       let costUsd = 0
       for (const name of names) {
+        // As in the reference: no reflection call for a component the reflective dataset has no records for.
+        if ((dataset[name] ?? []).length === 0) {
+          rejections.push({ component: name, reason: "the reflective dataset has no records for it (no reflection call)" })
+          continue
+        }
         const template = settings.templates.get(name)!
-        const reply =
-          stored.get(name) ?? (yield* askModel(buildReflectionPrompt(template.text, componentText(parent, name) ?? "", dataset[name] ?? []), template, name, iteration))
-        costUsd += reply.costUsd
-        prompts.push([name, reply.prompt])
-        outputs.push([name, reply.output])
-        judge(texts, rejections, parent, name, extractInstruction(reply.output))
+        const first = yield* reply(buildReflectionPrompt(template.text, componentText(parent, name) ?? "", dataset[name] ?? []), template.hash, name)
+        costUsd += first.costUsd
+        prompts.push([name, first.prompt])
+        const judged = judgeReply(first, instructionIn)
+        if (judged.ok) {
+          outputs.push([name, first.text])
+          judge(texts, rejections, parent, name, judged.value)
+          continue
+        }
+        const second = yield* reply(correctionPrompt(settings.correction, first.prompt, judged.problem, reflectionFormat), settings.correction.hash, retryKey(name))
+        costUsd += second.costUsd
+        outputs.push([name, `${first.text}\n\n--- format retry (${asClause(judged.problem)}) ---\n\n${second.text}`])
+        const again = judgeReply(second, instructionIn)
+        if (again.ok) {
+          judge(texts, rejections, parent, name, again.value)
+          continue
+        }
+        const problems = [judged.problem, again.problem]
+        rejections.push({ component: name, reason: `the reflection reply was unusable twice (${problems.map(asClause).join("; then ")}); kept the parent's text` })
+        yield* warn(iteration, name, problems)
       }
       return { texts, rejections, prompt: joinPerComponent(prompts), output: joinPerComponent(outputs), costUsd, offline: false } satisfies ProposedTexts
     })

@@ -1,9 +1,9 @@
 /**
  * The epoch-shuffled, padded minibatch sampler. Each epoch shuffles all train ids with the run's RNG and
- * pads the list to a multiple of the minibatch size with the least-frequent ids (frequencies accumulate
- * across epochs; ties go to the id that came last in this epoch's shuffled order). Iteration i takes the
- * slice at offset i·b; the list is rebuilt when the epoch advances or the dataset size changes. The state
- * is plain JSON so it can be checkpointed.
+ * pads the list to a multiple of the minibatch size: each padding slot takes the id placed least often in
+ * this epoch's list so far (counts start afresh every epoch, as in the reference), ties going to the id
+ * that came last in the shuffled order. Iteration i takes the slice at offset i·b; the list is rebuilt when
+ * the epoch advances or the dataset size changes. The state is plain JSON so it can be checkpointed.
  */
 import type { Rng } from "../../src/common/rng.ts"
 
@@ -16,15 +16,13 @@ export interface SamplerState {
   readonly order: ReadonlyArray<string>
   /** Train-set size the order was built for. */
   readonly datasetSize: number
-  /** How often each id has been placed in an order so far (all epochs). */
-  readonly frequency: Readonly<Record<string, number>>
 }
 
-export const initialSamplerState: SamplerState = { epoch: -1, order: [], datasetSize: 0, frequency: {} }
+export const initialSamplerState: SamplerState = { epoch: -1, order: [], datasetSize: 0 }
 
-const buildOrder = (ids: ReadonlyArray<string>, size: number, frequency: Map<string, number>, rng: Rng): Array<string> => {
-  const shuffled = rng.shuffle(ids)
-  for (const id of shuffled) frequency.set(id, (frequency.get(id) ?? 0) + 1)
+/** One epoch's list: the shuffled ids, then the padding up to a multiple of `size`. */
+export const epochOrder = (shuffled: ReadonlyArray<string>, size: number): Array<string> => {
+  const frequency = new Map(shuffled.map((id) => [id, 1]))
   const padding = (size - (shuffled.length % size)) % size
   const order = [...shuffled]
   for (let slot = 0; slot < padding; slot++) {
@@ -54,11 +52,8 @@ export const nextMinibatch = (
   const offset = iteration * size
   const epoch = state.epoch === -1 ? 0 : Math.floor(offset / Math.max(state.order.length, 1))
   let next = state
-  if (state.order.length === 0 || ids.length !== state.datasetSize || epoch > state.epoch) {
-    const frequency = new Map(Object.entries(state.frequency))
-    const order = buildOrder(ids, size, frequency, rng)
-    next = { epoch, order, datasetSize: ids.length, frequency: Object.fromEntries(frequency) }
-  }
+  if (state.order.length === 0 || ids.length !== state.datasetSize || epoch > state.epoch)
+    next = { epoch, order: epochOrder(rng.shuffle(ids), size), datasetSize: ids.length }
   const start = offset % next.order.length
   return { ids: next.order.slice(start, start + size), state: next }
 }

@@ -24,6 +24,8 @@ const Probability = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 
 
 export const GepaBudgetOptions = Schema.Struct({
   metricCalls: Schema.optional(PositiveInt),
+  /** What `metricCalls` counts: evaluations actually run (default) or gepa's count for the same steps. */
+  accounting: Schema.optional(Schema.Literals(["runs", "reference"])),
   costUsd: Schema.optional(PositiveNumber),
   seconds: Schema.optional(PositiveNumber),
   patience: Schema.optional(PositiveInt),
@@ -37,7 +39,9 @@ const gepaOptionFields = (adapter: Schema.Top) => ({
   componentSelector: Schema.optional(Schema.Literals(["round-robin", "all"])),
   candidateSelector: Schema.optional(Schema.Literals(["pareto", "current-best", "epsilon-greedy"])),
   epsilon: Schema.optional(Probability),
-  merge: Schema.optional(Schema.Struct({ enabled: Schema.optional(Schema.Boolean), maxMerges: Schema.optional(PositiveInt) })),
+  merge: Schema.optional(
+    Schema.Struct({ enabled: Schema.optional(Schema.Boolean), maxMerges: Schema.optional(PositiveInt), minSharedValidation: Schema.optional(PositiveInt) }),
+  ),
   skipPerfect: Schema.optional(Schema.Boolean),
   perfectScore: Schema.optional(Schema.Finite),
   concurrency: Schema.optional(PositiveInt),
@@ -102,6 +106,9 @@ const runGepa = (context: StageContext<GepaOptions>) =>
       candidates: result.candidates.length,
       iterations: result.iterations,
       metricCalls: result.metricCalls,
+      accounting: result.accounting,
+      evaluationsRun: result.evaluationsRun,
+      referenceMetricCalls: result.referenceMetricCalls,
       reflectionCostUsd: result.reflectionCostUsd,
       stopReason: result.stopReason,
       offline: reflectionModel === "offline",

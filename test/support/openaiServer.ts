@@ -4,8 +4,8 @@
  * Like OpenAI, it refuses a strict structured-output request whose schema breaks the strict rules (HTTP 400,
  * `invalid_request_error`, see openaiStrictSchema.ts), refuses a wrong key when it was given one (HTTP 401),
  * honours the output-token cap (a reply past it is cut and marked incomplete) and reports usage in each
- * API's own shape. Replies are scripted: each request takes the next reply from the queue (or the fallback).
- * Every request is recorded, headers included.
+ * API's own shape. Replies are scripted: each request takes the next reply from the queue (or the fallback);
+ * a `route` reply picks the reply from the request. Every request is recorded, headers included.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -17,6 +17,7 @@ export type ScriptedReply =
   | { readonly kind: "raw"; readonly body: string }
   | { readonly kind: "hang" }
   | { readonly kind: "reply"; readonly respond: (request: RecordedRequest) => string }
+  | { readonly kind: "route"; readonly choose: (request: RecordedRequest) => ScriptedReply }
 
 export interface RecordedRequest {
   readonly path: string
@@ -165,7 +166,8 @@ export const startOpenAiServer = async (options: OpenAiServerOptions = {}): Prom
       }
       const refused = refusal(recorded, options.apiKey)
       if (refused) return send(refused.status, refused.body)
-      const reply = queue.shift() ?? fallback
+      let reply = queue.shift() ?? fallback
+      while (reply?.kind === "route") reply = reply.choose(recorded)
       if (!reply) return send(500, JSON.stringify({ error: { message: "no scripted reply left", type: "server_error", param: null, code: null } }))
       switch (reply.kind) {
         case "text":

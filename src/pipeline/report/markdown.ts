@@ -29,7 +29,11 @@ export const renderMarkdown = (report: RunReport, data: ReportData, options: Mar
   out.push("| level | stage | from | to | gain | evidence | proposer |")
   out.push("|---|---|---|---|---|---|---|")
   for (const outer of report.outerStages) {
-    out.push(`| outer (GEPA score, 0–1) | ${outer.stage} | ${num(outer.seedScore, 4)} | ${num(outer.bestScore, 4)} | ${signed(outer.gain)} | ${outer.metricCalls} metric calls, ${outer.candidates} candidates | ${outer.offline ? "offline reflector (no LLM)" : "LLM reflection"} |`)
+    const counts =
+      outer.evaluationsRun !== null && outer.referenceMetricCalls !== null
+        ? ` (budget counts ${outer.accounting === "reference" ? "gepa's metric calls" : "evaluations run"}: ${outer.evaluationsRun} evaluations run, ${outer.referenceMetricCalls} at gepa's count)`
+        : ""
+    out.push(`| outer (GEPA score, 0–1) | ${outer.stage} | ${num(outer.seedScore, 4)} | ${num(outer.bestScore, 4)} | ${signed(outer.gain)} | ${outer.metricCalls} metric calls${counts}, ${outer.candidates} candidates | ${outer.offline ? "offline reflector (no LLM)" : "LLM reflection"} |`)
   }
   for (const inner of report.innerStages) {
     const arm = inner.arm === "hybrid" ? "" : ` [${inner.arm}]`

@@ -33,7 +33,13 @@ export interface OuterReport {
   readonly seedScore: number | null
   readonly bestScore: number | null
   readonly gain: number | null
+  /** The budgeted count (see `accounting`). */
   readonly metricCalls: number
+  /** What the budget counted; null for stages recorded before both counts were kept. */
+  readonly accounting: "runs" | "reference" | null
+  /** Evaluations actually run, and gepa's count for the same steps (null when not recorded). */
+  readonly evaluationsRun: number | null
+  readonly referenceMetricCalls: number | null
   readonly candidates: number
   readonly offline: boolean
   readonly bestCandidate: number | null
@@ -111,6 +117,9 @@ export const outerReport = (data: OuterStageData): OuterReport => {
     bestScore: scores.bestScore,
     gain: scores.gain,
     metricCalls: summary?.metricCalls ?? data.evaluations.length,
+    accounting: summary?.accounting ?? null,
+    evaluationsRun: summary?.evaluationsRun ?? null,
+    referenceMetricCalls: summary?.referenceMetricCalls ?? null,
     candidates: data.candidates.length,
     offline: summary?.offline ?? (data.candidates.some((c) => c.offline) || data.proposals.some((p) => p.offline)),
     bestCandidate: scores.bestCandidate,

@@ -6,15 +6,16 @@
  * fifth of the target's). The best candidate hands its instructions and its directions, each with the
  * evidence measured on proxy runs, to the next stage.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { sha256 } from "../../../src/common/hash.ts"
 import { NonEmptyString, PositiveInt, PositiveNumber } from "../../../src/config.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
+import type { StageContext } from "../../../src/pipeline/StageKind.ts"
 import { Executor } from "../../../src/services/Executor.ts"
-import { Llm } from "../../../src/services/Llm.ts"
-import { Prompts } from "../../../src/services/Prompts.ts"
+import { Progress } from "../../../src/services/Progress.ts"
+import { Prompts, renderTemplate } from "../../../src/services/Prompts.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
 import { defaultRunLimits } from "../../experiment-kit/limits.ts"
@@ -23,6 +24,7 @@ import { findTunables } from "../../experiment-kit/tunables/index.ts"
 import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
+import { asClause, askInFormat, correctionTemplateName } from "../replyFormat.ts"
 import { makeResearchAdapter, type Scenario } from "./adapter.ts"
 import { handedEdits, parseDirections, seedDirectionsText, withEvidence } from "./directions.ts"
 
@@ -41,6 +43,48 @@ export const ResearchAdapterOptions = Schema.Struct({
 })
 
 const looksLikeFile = (text: string) => !/\s/.test(text.trim()) || text.trim().endsWith(".md")
+
+const seedDirectionsFormat = `Reply with the ranked list only: 5 to 8 lines, each starting with its rank ("1. ", "2. ", ...) and naming the UPPER_CASE constants or code it is about.`
+
+/**
+ * The seed directions written by the model from the editable files (the `gepa-seed-directions` template),
+ * with one corrective retry when a reply has no list item; when neither reply has one, `fallback` (the
+ * offline seed directions) with a warning.
+ */
+const askSeedDirections = (context: StageContext<unknown>, files: ReadonlyMap<string, string>, constantNames: ReadonlyArray<string>, fallback: string) =>
+  Effect.gen(function* () {
+    const { config } = context
+    const prompts = yield* Prompts
+    const fail = (message: string) => new StageFailed({ stage: context.stage.name, message: `${context.stage.name}: ${message}` })
+    const template = yield* prompts.load("gepa-seed-directions").pipe(Effect.mapError((error) => fail(error.message)))
+    const correction = yield* prompts.load(correctionTemplateName).pipe(Effect.mapError((error) => fail(error.message)))
+    const prompt = renderTemplate(template.text, {
+      metric: config.target.metric.name,
+      direction: config.target.metric.direction,
+      time_budget_seconds: String(config.target.timeBudgetSeconds),
+      files: [...files].map(([file, content]) => `## ${file}\n\n\`\`\`\n${truncate(content, 600, 40_000)}\n\`\`\``).join("\n\n"),
+    })
+    const asked = yield* askInFormat({
+      request: { purpose: "gepa.seed-directions", model: config.model, prompt, templateHash: template.hash, runId: context.runId, stageId: context.stage.id },
+      judge: (text) =>
+        parseDirections(text, constantNames).length > 0
+          ? { ok: true, value: text }
+          : { ok: false, problem: `It has no list item: every direction must be a line of its own that starts with its rank, as "1. ...".` },
+      correction,
+      format: seedDirectionsFormat,
+    })
+    if (asked.value !== undefined) return asked.value
+    const progress = yield* Effect.serviceOption(Progress)
+    if (Option.isSome(progress))
+      yield* progress.value.emit({
+        runId: context.runId,
+        stageId: context.stage.id,
+        kind: "llm-reply-fallback",
+        message: `${context.stage.name}: the model's seed directions were unusable twice (${asked.problems.map(asClause).join("; then ")}); using the offline seed directions (every tunable constant, typical levers first)`,
+        data: { purpose: "gepa.seed-directions", problems: asked.problems },
+      })
+    return fallback
+  })
 
 export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.fields> = {
   kind: "research",
@@ -99,18 +143,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         if (directions === undefined) {
           const constants = findTunables(research.baseFiles)
           if (config.model === "offline") directions = seedDirectionsText(constants)
-          else {
-            const llm = yield* Llm
-            const files = [...research.baseFiles].map(([file, content]) => `## ${file}\n\n\`\`\`\n${truncate(content, 600, 40_000)}\n\`\`\``).join("\n\n")
-            const reply = yield* llm.generateText({
-              purpose: "gepa.seed-directions",
-              model: config.model,
-              prompt: `You are planning experiments to improve ${config.target.metric.name} (${config.target.metric.direction}) of the training script below, each run limited to ${config.target.timeBudgetSeconds} s.\n\n${files}\n\nWrite a ranked list of 5 to 8 research directions, most promising first, one per line as "1. ...", each naming the UPPER_CASE constants or code it is about. Reply with the list only.`,
-              runId: context.runId,
-              stageId: context.stage.id,
-            })
-            directions = reply.value
-          }
+          else directions = yield* askSeedDirections(context, research.baseFiles, research.constantNames, seedDirectionsText(constants))
         }
         if (parseDirections(directions, research.constantNames).length === 0) return yield* fail(`the seed directions contain no list item ("1. ..." or "- ...")`)
         seedCandidate = [

@@ -58,6 +58,32 @@ describe("metric-call budget in a run", () => {
         }).pipe(Effect.provide(engineLayer(model)))
       })
 
+  for (const cache of [true, false])
+    for (const budget of [10, 23, 37])
+      it.effect(`never charges more than ${budget} metric calls at gepa's count with reference accounting (cache ${cache ? "on" : "off"})`, () => {
+        const { adapter, counters } = keywordAdapter({ beforeEvaluate: () => Effect.yieldNow })
+        return Effect.gen(function* () {
+          const result = yield* optimize({
+            adapter,
+            seedCandidate: { instruction: "go" },
+            trainset: examples("t", keywords),
+            valset: examples("v", keywords.slice(0, 6)),
+            reflectionModel,
+            budget: { metricCalls: budget, accounting: "reference" },
+            minibatchSize: 4,
+            concurrency: 4,
+            cache,
+            skipPerfect: false,
+          })
+          expect(result.metricCalls).toBe(result.referenceMetricCalls)
+          expect(result.referenceMetricCalls).toBeLessThanOrEqual(budget)
+          expect(result.stopReason).toBe("metric-calls")
+          expect(budget - result.referenceMetricCalls).toBeLessThan(reflectiveIterationCost(4, 4, 6))
+          expect(result.evaluationsRun).toBe(counters.started)
+          expect(result.evaluationsRun).toBeLessThanOrEqual(result.referenceMetricCalls)
+        }).pipe(Effect.provide(engineLayer(scriptedModel([appendMissingWord]))))
+      })
+
   it.effect("refuses a budget that cannot pay for the seed's validation", () => {
     const { adapter, counters } = keywordAdapter()
     return Effect.gen(function* () {

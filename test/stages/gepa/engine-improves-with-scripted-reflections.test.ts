@@ -69,8 +69,8 @@ describe("optimize with a deterministic adapter and scripted reflections", () =>
     }).pipe(Effect.provide(Progress.layerWith((line) => lines.push(line)).pipe(Layer.provideMerge(engineLayer(model)))))
   })
 
-  it.effect("records a truncated reply as a rejected proposal and charges only the parent", () => {
-    const model = scriptedModel(["```\nsolve alpha beta and then", (prompt) => appendMissingWord(prompt)])
+  it.effect("records a reply truncated twice (retry included) as a rejected proposal and charges only the parent", () => {
+    const model = scriptedModel(["```\nsolve alpha beta and then", "```\nsolve alpha", (prompt) => appendMissingWord(prompt)])
     const { adapter } = keywordAdapter()
     const port = makeMemoryStatePort()
     return Effect.gen(function* () {
@@ -86,9 +86,10 @@ describe("optimize with a deterministic adapter and scripted reflections", () =>
       const [first, second] = port.proposals()
       expect(first).toMatchObject({ kind: "reflection", accepted: false, sumAfter: null, childIdx: null, metricCalls: 3 + 3 })
       expect(first!.reason).toContain("never closes")
-      expect(first!.reflectionOutput).toBe("```\nsolve alpha beta and then")
+      expect(first!.reflectionOutput).toMatch(/^```\nsolve alpha beta and then\n\n--- format retry \(.*\) ---\n\n```\nsolve alpha$/)
       expect(second).toMatchObject({ accepted: true, childIdx: 1 })
       expect(result.candidates).toHaveLength(2)
+      expect(model.doGenerateCalls).toHaveLength(3)
     }).pipe(Effect.provide(engineLayer(model)))
   })
 

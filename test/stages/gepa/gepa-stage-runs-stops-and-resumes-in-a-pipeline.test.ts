@@ -83,6 +83,8 @@ describe("the gepa stage kind", () => {
     expect(() => configOf(root, gepaEntry({ adapter: { kind: "resarch" } }))).toThrow(/stages\[0\]\.adapter\.kind: expected one of "prompt", "research", got "resarch"/)
     expect(() => configOf(root, gepaEntry({ adapter: { kind: "research", scenarois: 3 } }))).toThrow(/stages\[0\]\.adapter\.scenarois: unknown key \(did you mean "scenarios"\?\)/)
     expect(() => configOf(root, gepaEntry({ epsilon: 2 }))).toThrow(/epsilon/)
+    expect(() => configOf(root, gepaEntry({ budget: { metricCalls: 5, accounting: "rollouts" } }))).toThrow(/stages\[0\]\.budget\.accounting/)
+    expect(configOf(root, gepaEntry({ budget: { metricCalls: 5, accounting: "reference" } })).stages[0]!.options).toMatchObject({ budget: { accounting: "reference" } })
     expect(configOf(root).stages[0]!.options).toMatchObject({ budget: { metricCalls: 80 }, adapter: { kind: "prompt", dataset: "data" } })
   })
 
@@ -102,6 +104,11 @@ describe("the gepa stage kind", () => {
       const referenceRow = yield* stageRow(reference.store)
       expect(referenceRow.candidates.length).toBeGreaterThan(1)
       expect(referenceRun.lines.some((line) => line.includes("gepa iteration 1:"))).toBe(true)
+      // both counts are in the summary; the budget counted evaluations run (the default)
+      const counts = referenceRow.stage.summary as { accounting: string; metricCalls: number; evaluationsRun: number; referenceMetricCalls: number }
+      expect(counts.accounting).toBe("runs")
+      expect(counts.metricCalls).toBe(counts.evaluationsRun)
+      expect(counts.referenceMetricCalls).toBeGreaterThan(counts.evaluationsRun)
 
       const config = configOf(project())
       const taskCalls: Array<{ system: string; user: string }> = []

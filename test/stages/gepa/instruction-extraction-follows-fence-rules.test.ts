@@ -1,34 +1,46 @@
+/**
+ * Reflection-reply extraction against the reference's own cases (gepa's instruction-proposal tests, restated
+ * here), then twoloop's further cases. `undefined` means the reply is rejected as truncated.
+ */
 import { describe, expect, it } from "vitest"
 import { extractInstruction } from "../../../stages/gepa/extractInstruction.ts"
 
-describe("extractInstruction", () => {
-  it("takes the text between the first and the last fence", () => {
-    expect(extractInstruction("Sure!\n```\nBe brief.\n```\nHope it helps.")).toBe("Be brief.")
-  })
+describe("extractInstruction, reference cases", () => {
+  // name, reply, what the reference extracts, what twoloop extracts (differs only where marked)
+  const cases: ReadonlyArray<readonly [string, string, string, string | undefined]> = [
+    ["a language tag after the opening fence is dropped", "Here's the improved instruction:\n```markdown\nThe real instruction.\nNot the word markdown.\n```\n", "The real instruction.\nNot the word markdown.", "The real instruction.\nNot the word markdown."],
+    ["a block without a tag, with text around it", "Here's the instruction:\n```\nNo tag on this one.\n```\nDone.", "No tag on this one.", "No tag on this one."],
+    ["a fence inside the text does not end the block early", "```markdown\nMind these backticks: ```\n```", "Mind these backticks: ```", "Mind these backticks: ```"],
+    ["blank lines inside the block are stripped", "```\n\nThe instructions.\n\n```", "The instructions.", "The instructions."],
+    [
+      "several blocks: from the first fence to the last",
+      "Begin text\n```plaintext\nBegin instructions\n\n```\nInner block 1\n```\n\n```python\nInner block 2\n```\n\nEnd instructions\n```\nEnd text\n",
+      "Begin instructions\n\n```\nInner block 1\n```\n\n```python\nInner block 2\n```\n\nEnd instructions",
+      "Begin instructions\n\n```\nInner block 1\n```\n\n```python\nInner block 2\n```\n\nEnd instructions",
+    ],
+    // DEVIATION (deliberate fix): an opening fence that is never closed is a truncated reply; the reference adopts it.
+    ["an opening fence never closed", "```text\nThe instructions.", "The instructions.", undefined],
+    ["a single closing fence at the end is dropped", "The instructions.\n```", "The instructions.", "The instructions."],
+    // DEVIATION (deliberate fix): a lone fence with text after it is the same truncation.
+    ["a lone fence in the middle", "\nSome backticks:\n```\nI hope that was clear.\n                ", "Some backticks:\n```\nI hope that was clear.", undefined],
+    ["no fence: the stripped text", "\n                The instructions.\n                ", "The instructions.", "The instructions."],
+    // Issue 14: the reference strips the reply before extracting, so a reply that is only a fence holds no instruction.
+    ["only a fence", "```", "", ""],
+    ["only a fence, with whitespace around it", "  \n```\n  ", "", ""],
+    // DEVIATION (deliberate fix): an opening fence with its tag and nothing more is a reply cut right after it.
+    ["only an opening fence with a tag", "\n```markdown\n", "", undefined],
+    ["an empty block", "```\n```", "", ""],
+  ]
 
-  it("drops a leading language tag line", () => {
-    expect(extractInstruction("```markdown\n# Task\nAdd the numbers.\n```")).toBe("# Task\nAdd the numbers.")
-    expect(extractInstruction("```text\nSolve it.\n```")).toBe("Solve it.")
+  it.each(cases)("%s", (_name, reply, reference, expected) => {
+    expect(extractInstruction(reply)).toBe(expected)
+    if (expected !== undefined) expect(expected).toBe(reference)
   })
+})
 
+describe("extractInstruction, further cases", () => {
   it("keeps a first line that is not a bare tag", () => {
     expect(extractInstruction("```Answer with a number only.\nShow no work.\n```")).toBe("Answer with a number only.\nShow no work.")
-  })
-
-  it("spans inner fences from the first to the last", () => {
-    expect(extractInstruction("```\nUse this format:\n```json\n{}\n```\nThanks\n```")).toBe("Use this format:\n```json\n{}\n```\nThanks")
-  })
-
-  it("with a single fence at the end, drops the closing fence", () => {
-    expect(extractInstruction("Multiply, then add.\n```")).toBe("Multiply, then add.")
-  })
-
-  it("with a lone fence and nothing after it, yields an empty text", () => {
-    expect(extractInstruction("```\n")).toBe("")
-  })
-
-  it("returns the stripped text when there is no fence", () => {
-    expect(extractInstruction("  \n Think step by step.\n ")).toBe("Think step by step.")
   })
 
   it("rejects an opening fence that is never closed (a truncated reply)", () => {

@@ -74,7 +74,7 @@ const session = (file: string, kill: KillPoint = {}, memory?: GepaStatePort) =>
         budget: { metricCalls: 150 },
         concurrency: 2,
         merge: { enabled: true },
-        seed: 4,
+        seed: 6,
       })
     }).pipe(Effect.provide(engineLayer(reflectionMock(kill.reflection, markReached, replies), file)))
     if (kill.evaluation === undefined && kill.reflection === undefined) return { result: yield* program, completed: counters.completed, replies: replies.count }

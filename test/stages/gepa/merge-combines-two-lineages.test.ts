@@ -26,7 +26,7 @@ const trainset: Array<Check> = [
 ]
 
 const adapter: GepaAdapter<Check> = {
-  evaluate: (batch, candidate) => batch.map((check) => ({ score: check.passes(candidate[0]![1], candidate[1]![1]) ? 1 : 0, output: null })),
+  evaluate: (batch, candidate) => batch.map((check) => ({ score: check.passes(candidate[0]![1], candidate[1]![1]) ? 1 : 0, output: null, trajectory: { check: check.id } })),
   makeReflectiveDataset: (_candidate, evaluations, names) =>
     Object.fromEntries(names.map((name) => [name, evaluations.map((e) => ({ Inputs: e.example.id, "Generated Outputs": e.score, Feedback: "" }))])),
   proposeNewTexts: (candidate, _dataset, names): Record<string, string> => {
@@ -76,6 +76,51 @@ describe("merge in a run", () => {
       expect(child.metricCalls).toBe(proposal.metricCalls)
     }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
   })
+
+  it.effect("charges a merge its gate and a full validation at gepa's count", () => {
+    const port = makeMemoryStatePort()
+    return Effect.gen(function* () {
+      yield* optimize({
+        adapter,
+        seedCandidate: [
+          ["first", "x"],
+          ["second", "y"],
+        ],
+        trainset,
+        valset,
+        state: port,
+        reflectionModel,
+        budget: { iterations: 14, accounting: "reference" },
+        merge: { enabled: true, maxMerges: 3 },
+        seed: 1,
+      })
+      const proposals = port.proposals()
+      const merge = proposals.findIndex((p) => p.kind === "merge")
+      expect(proposals[merge]!.accepted).toBe(true)
+      expect(proposals[merge]!.metricCalls - proposals[merge - 1]!.metricCalls).toBe(5 + valset.length)
+    }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"]))))
+  })
+
+  // As in the reference, descendants sharing fewer than 5 validation ids are not merged; the floor is an option.
+  it.effect("merges candidates sharing fewer than 5 validation ids only when minSharedValidation allows it", () =>
+    Effect.gen(function* () {
+      const run = (minSharedValidation: number | undefined) =>
+        optimize({
+          adapter,
+          seedCandidate: [
+            ["first", "x"],
+            ["second", "y"],
+          ],
+          trainset,
+          valset: valset.slice(0, 4),
+          reflectionModel,
+          budget: { iterations: 14 },
+          merge: { enabled: true, maxMerges: 3, ...(minSharedValidation !== undefined ? { minSharedValidation } : {}) },
+          seed: 1,
+        })
+      expect((yield* run(undefined)).candidates.filter((c) => c.origin === "merge")).toHaveLength(0)
+      expect((yield* run(4)).candidates.filter((c) => c.origin === "merge")).toHaveLength(1)
+    }).pipe(Effect.provide(engineLayer(scriptedModel(["unused"])))))
 
   it.effect("never merges when merging is off", () => {
     return Effect.gen(function* () {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { makeRng } from "../../../src/common/rng.ts"
-import { constructMerge, eligibleAncestors, findMergeTriplet, hasDesirableComponent, mergeGateIds } from "../../../stages/gepa/merge.ts"
+import { makeRng, type Rng } from "../../../src/common/rng.ts"
+import { constructMerge, eligibleAncestors, findMerge, findMergeTriplet, hasDesirableComponent, mergeGateIds, type MergeView } from "../../../stages/gepa/merge.ts"
 
 const candidate = (first: string, second: string, parents: Array<number>, mean: number) => ({
   components: [["first", first] as const, ["second", second] as const],
@@ -93,5 +93,93 @@ describe("merge gate subsample", () => {
     const gate = mergeGateIds(new Map([["a", 1], ["b", 0]]), new Map([["a", 0], ["b", 0], ["c", 1]]), ["a", "b", "c"], makeRng(2))
     expect(gate).toHaveLength(5)
     expect(new Set(gate)).toEqual(new Set(["a", "b"]))
+  })
+})
+
+/** One component named `pred`, as in the reference's merge tests. */
+const single = (texts: ReadonlyArray<string>, parents: ReadonlyArray<ReadonlyArray<number>>, means: ReadonlyArray<number>): Array<MergeView> =>
+  texts.map((text, index) => ({ components: [["pred", text] as const], parents: parents[index]!, mean: means[index]! }))
+
+const everyoneShares = (count: number) => () => count
+
+describe("merge eligibility, reference cases", () => {
+  const lineage = [[], [0], [0]]
+
+  // name, ancestor / first / second texts, means, a desirable component?, common ancestors eligible for merging 1 and 2
+  const eligibility: ReadonlyArray<readonly [string, ReadonlyArray<string>, ReadonlyArray<number>, boolean, ReadonlyArray<number>]> = [
+    ["descendants that diverge from a no-better ancestor", ["A", "A", "B"], [0.1, 0.6, 0.7], true, [0]],
+    ["identical descendants: nothing to combine", ["A", "A", "A"], [0.1, 0.6, 0.7], false, []],
+    ["an ancestor that outscores the descendants", ["A", "A", "B"], [0.9, 0.5, 0.6], true, []],
+  ]
+  it.each(eligibility)("%s", (_name, texts, means, desirable, expected) => {
+    const pool = single(texts, lineage, means)
+    expect(hasDesirableComponent(pool[0]!.components, pool[1]!.components, pool[2]!.components)).toBe(desirable)
+    expect(eligibleAncestors(pool, 1, 2)).toEqual(expected)
+  })
+
+  it("finds the triplet (1, 2, 0), and none once it was tried", () => {
+    const pool = single(["A", "A", "B"], lineage, [0.1, 0.6, 0.7])
+    expect(findMergeTriplet(pool, [1, 2], new Set(), makeRng(0), 3)).toEqual({ first: 1, second: 2, ancestor: 0 })
+    expect(findMergeTriplet(pool, [1, 2], new Set(["1/2/0"]), makeRng(0), 3)).toBeUndefined()
+  })
+
+  // DEVIATION (decision): the reference builds {pred: "B"} here and evaluates it; twoloop passes over a merged
+  // child that equals one of its descendants (it is already in the pool).
+  it("passes over a merged child equal to a descendant", () => {
+    const pool = single(["A", "A", "B"], lineage, [0.1, 0.6, 0.7])
+    expect(findMerge(pool, [1, 2], new Set(), makeRng(0), { sharedValidation: everyoneShares(5) })).toBeUndefined()
+  })
+
+  const twoComponents: Array<MergeView> = [
+    { components: [["p", "A"], ["q", "X"]], parents: [], mean: 0.1 },
+    { components: [["p", "A"], ["q", "Y"]], parents: [0], mean: 0.6 },
+    { components: [["p", "B"], ["q", "X"]], parents: [0], mean: 0.7 },
+  ]
+
+  it("builds the combined child and its sources, and not again once they are remembered", () => {
+    const plan = findMerge(twoComponents, [1, 2], new Set(), makeRng(0), { sharedValidation: everyoneShares(5) })
+    expect(plan).toEqual({ triplet: { first: 1, second: 2, ancestor: 0 }, components: [["p", "B"], ["q", "Y"]], sources: [2, 1] })
+    expect(findMerge(twoComponents, [1, 2], new Set(["1/2:2,1"]), makeRng(0), { sharedValidation: everyoneShares(5) })).toBeUndefined()
+  })
+
+  // Issue 14: the reference does not merge descendants sharing fewer validation ids than its overlap floor (5).
+  it.each([
+    [0, 1, false],
+    [4, 5, false],
+    [5, 5, true],
+    [1, 2, false],
+    [2, 2, true],
+  ])("with %i shared validation ids and a floor of %i, merges: %s", (shared, floor, merges) => {
+    const plan = findMerge(twoComponents, [1, 2], new Set(), makeRng(0), { sharedValidation: everyoneShares(shared), overlapFloor: floor })
+    expect(plan !== undefined).toBe(merges)
+  })
+
+  it("defaults the overlap floor to 5", () => {
+    expect(findMerge(twoComponents, [1, 2], new Set(), makeRng(0), { sharedValidation: everyoneShares(4) })).toBeUndefined()
+    expect(findMerge(twoComponents, [1, 2], new Set(), makeRng(0), { sharedValidation: everyoneShares(5) })).toBeDefined()
+  })
+
+  /** Survivors 1, 2, 3 where 3 descends from 1: the pair (1, 3) is never mergeable, (1, 2) is. */
+  const withDescendant: Array<MergeView> = [...twoComponents, { components: [["p", "A"], ["q", "Z"]], parents: [1], mean: 0.8 }]
+  /** An RNG whose pair draws give (1, 3) until draw `eligibleAt`, then (1, 2). */
+  const drawingPairs = (eligibleAt: number): Rng => {
+    let picks = 0
+    return {
+      ...makeRng(0),
+      pick: <A>(items: ReadonlyArray<A>) => {
+        picks += 1
+        const draw = Math.ceil(picks / 2)
+        const wanted = picks % 2 === 1 ? 1 : draw >= eligibleAt ? 2 : 3
+        return items.find((item) => item === wanted) as A
+      },
+    }
+  }
+
+  // Issue 14: the reference tries up to 10 rounds of 10 pair draws; twoloop drew 10 pairs before the fix.
+  it("draws up to 100 pairs (10 rounds of 10) before giving up", () => {
+    const search = { sharedValidation: everyoneShares(5) }
+    expect(findMerge(withDescendant, [1, 2, 3], new Set(), drawingPairs(11), search)?.triplet).toEqual({ first: 1, second: 2, ancestor: 0 })
+    expect(findMerge(withDescendant, [1, 2, 3], new Set(), drawingPairs(100), search)?.triplet).toEqual({ first: 1, second: 2, ancestor: 0 })
+    expect(findMerge(withDescendant, [1, 2, 3], new Set(), drawingPairs(101), search)).toBeUndefined()
   })
 })

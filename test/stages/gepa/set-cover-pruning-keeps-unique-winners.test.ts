@@ -11,9 +11,12 @@ import {
 
 const scores = (entries: Record<string, number>) => new Map(Object.entries(entries))
 
-/** The spec's procedure word for word: restart the ascending scan after every removal. */
+/**
+ * The reference's procedure step by step: candidates in order of first appearance on a front, stably sorted
+ * ascending by mean; restart the scan after every removal.
+ */
 const restartingScan = (fronts: Fronts, means: ReadonlyArray<number>): Fronts => {
-  const all = [...new Set(Object.values(fronts).flat())].sort((a, b) => means[a]! - means[b]! || a - b)
+  const all = [...new Set(Object.values(fronts).flat())].sort((a, b) => means[a]! - means[b]!)
   const removed = new Set<number>()
   for (let found = true; found; ) {
     found = false
@@ -37,12 +40,34 @@ describe("per-example Pareto fronts", () => {
   })
 })
 
-describe("set-cover dominance pruning", () => {
-  it("removes a candidate whose every front has another survivor, keeping unique winners", () => {
-    const pruned = pruneDominated({ e1: [0, 1], e2: [1], e3: [2] }, [0.2, 0.5, 0.4])
-    expect(pruned).toEqual({ e1: [1], e2: [1], e3: [2] })
+describe("set-cover dominance pruning, reference cases", () => {
+  // name, fronts, mean scores, the fronts after pruning as the reference's procedure leaves them
+  const cases: ReadonlyArray<readonly [string, Fronts, ReadonlyArray<number>, Fronts]> = [
+    // the reference's selection test: 0 is on no front without 1, and has the lower mean
+    ["a lower-mean candidate covered by another", { val0: [0, 1], val1: [1] }, [0.3, 0.6], { val0: [1], val1: [1] }],
+    ["unique winners stay", { e1: [0, 1], e2: [1], e3: [2] }, [0.2, 0.5, 0.4], { e1: [1], e2: [1], e3: [2] }],
+    ["the lower mean of two covering each other goes", { e1: [0, 1] }, [0.3, 0.6], { e1: [1] }],
+    ["the lower mean goes whatever the index", { e1: [0, 1] }, [0.6, 0.3], { e1: [0] }],
+    ["ascending removal until none can go", { e1: [0, 1, 2], e2: [1, 2] }, [0.1, 0.2, 0.3], { e1: [2], e2: [2] }],
+    ["a generalist with a low mean is pruned", { e1: [0, 1], e2: [0, 2] }, [0.1, 0.5, 0.6], { e1: [1], e2: [2] }],
+    ["a generalist with a high mean prunes the specialists", { e1: [0, 1], e2: [0, 2] }, [0.9, 0.5, 0.6], { e1: [0], e2: [0] }],
+    ["equal means: the first to appear on a front goes first", { e1: [0, 1] }, [0.5, 0.5], { e1: [1] }],
+    // Issue 14: ties go by first appearance (2 appears on e0 before 1 appears on e1), not by index. Breaking
+    // the tie by index (twoloop before the fix) removed 1 first and kept only 2.
+    ["equal means: first appearance, not index", { e0: [0, 2], e1: [1, 2] }, [0.6, 0.5, 0.5], { e0: [0], e1: [1] }],
+    ["no candidate on any front", { val0: [] }, [0.1, 0.9], { val0: [] }],
+  ]
+  it.each(cases)("%s", (_name, fronts, means, expected) => {
+    expect(pruneDominated(fronts, means)).toEqual(expected)
+    expect(restartingScan(fronts, means)).toEqual(expected)
   })
 
+  it("selects the current best when no candidate is on any front (reference: falls back to idxmax)", () => {
+    expect(selectParetoParent({ val0: [] }, [0.1, 0.9], () => 0.3)).toBe(1)
+  })
+})
+
+describe("set-cover dominance pruning", () => {
   it("prunes a candidate that vector dominance would keep", () => {
     const perCandidate = [scores({ e1: 1, e2: 0.9, e3: 0 }), scores({ e1: 1, e2: 0, e3: 1 }), scores({ e1: 0, e2: 1, e3: 1 })]
     const fronts = buildFronts(perCandidate)
@@ -52,16 +77,6 @@ describe("set-cover dominance pruning", () => {
     expect(dominatedByVector(0)).toBe(false)
     const means = perCandidate.map((m) => [...m.values()].reduce((a, b) => a + b) / m.size)
     expect(pruneDominated(fronts, means)).toEqual({ e1: [1], e2: [2], e3: [1, 2] })
-  })
-
-  it("removes the lower-mean one of two candidates covering each other (ties: lower index first)", () => {
-    expect(pruneDominated({ e1: [0, 1] }, [0.3, 0.6])).toEqual({ e1: [1] })
-    expect(pruneDominated({ e1: [0, 1] }, [0.6, 0.3])).toEqual({ e1: [0] })
-    expect(pruneDominated({ e1: [0, 1] }, [0.5, 0.5])).toEqual({ e1: [1] })
-  })
-
-  it("removes in ascending order until no more can go", () => {
-    expect(pruneDominated({ e1: [0, 1, 2], e2: [1, 2] }, [0.1, 0.2, 0.3])).toEqual({ e1: [2], e2: [2] })
   })
 
   it("matches the restart-scan procedure on many random front sets", () => {
