@@ -15,6 +15,11 @@ export interface ExampleEvaluation {
   readonly score: number
   readonly output: unknown
   readonly trajectory?: unknown
+  /**
+   * True when nothing ran: the adapter served the result of an identical evaluation it had already run
+   * (the research adapter: the same edit on the same scenario). It is not charged as an evaluation run.
+   */
+  readonly reused?: boolean
 }
 
 export interface EvaluatedExample<Example> {
@@ -53,6 +58,12 @@ export interface GepaAdapter<Example extends GepaExample, E = never, R = never> 
     candidate: Components,
     options: { readonly captureTraces: boolean },
   ) => MaybeEffect<ReadonlyArray<ExampleEvaluation>, E, R>
+  /**
+   * True when an example evaluates the same for training and validation (traces aside): a candidate's
+   * validation result on an example it was already evaluated on for training is that result (the research
+   * adapter's scenarios are both; a proxy run is not run twice). Such a result is not charged as a run.
+   */
+  readonly splitsShareResults?: boolean
   /** Per requested component, the records the reflection sees; evaluations are in minibatch order. */
   readonly makeReflectiveDataset: (
     candidate: Components,

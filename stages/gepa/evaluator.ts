@@ -9,7 +9,9 @@
  * the first time the iteration needs it, unless a cached result from an earlier iteration serves it. A
  * cached result charged to the current iteration (left by an interrupted attempt of it) is charged again,
  * so a replayed iteration counts exactly what the uninterrupted one would have. Without the cache every
- * adapter call is charged. The reference count adds the batch's length (or the step's reference charge).
+ * adapter call is charged. A result the adapter reports as `reused` (nothing ran) is refunded and stored
+ * as charged to no iteration, so a replay does not charge it either. The reference count adds the batch's
+ * length (or the step's reference charge).
  */
 import { Effect, Exit } from "effect"
 import type { EvaluationRecord, Split } from "../../src/domain/Candidate.ts"
@@ -45,6 +47,9 @@ const flushIntervalMillis = 50
 
 /** The count the budget is checked against. */
 export const budgetedCalls = (ledger: MetricLedger): number => (ledger.accounting === "runs" ? ledger.runs : ledger.reference)
+
+/** The charged iteration stored with a result nothing was run for: no iteration, so no replay charges it. */
+const reusedIteration = -1
 
 const chargeKey = (hash: string, split: Split, exampleId: string) => `${hash}\u0000${split}\u0000${exampleId}`
 
@@ -88,9 +93,11 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
     if (ledger.accounting === "reference") return Effect.succeed(exampleIds.length)
     const distinct = [...new Set(exampleIds)]
     if (!settings.cache) return Effect.succeed(distinct.length)
-    return Effect.map(cachedOf(hash, split, distinct), (cached) =>
-      distinct.filter((exampleId) => isCharge(hash, split, exampleId, cached.get(exampleId)?.chargedIteration)).length,
-    )
+    return Effect.gen(function* () {
+      const cached = yield* cachedOf(hash, split, distinct)
+      const training = split === "val" && adapter.splitsShareResults ? yield* port.lookupEvaluations(hash, "train", distinct) : new Map<string, EvaluationRecord>()
+      return distinct.filter((exampleId) => !training.has(exampleId) && isCharge(hash, split, exampleId, cached.get(exampleId)?.chargedIteration)).length
+    })
   }
 
   const runOne = (target: EvaluationTarget, split: Split, example: Example, finished: (record: EvaluationRecord) => Effect.Effect<void>) =>
@@ -99,19 +106,34 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
         const result = results[0]
         if (results.length !== 1 || result === undefined || typeof result.score !== "number" || !Number.isFinite(result.score))
           return Effect.die(new Error(`the adapter must return one finite score per example; got ${JSON.stringify(results)?.slice(0, 200)} for ${example.id}`))
-        return Effect.succeed({ score: result.score, output: result.output ?? null, trajectory: result.trajectory ?? null })
+        return Effect.succeed({ score: result.score, output: result.output ?? null, trajectory: result.trajectory ?? null, reused: result.reused === true })
       }),
       Effect.onExit((exit) =>
         Exit.isSuccess(exit)
-          ? finished({ candidateHash: target.hash, split, exampleId: example.id, ...exit.value, chargedIteration: ledger.iteration })
+          ? finished({ candidateHash: target.hash, split, exampleId: example.id, score: exit.value.score, output: exit.value.output, trajectory: exit.value.trajectory, chargedIteration: exit.value.reused ? reusedIteration : ledger.iteration })
           : Effect.void,
       ),
     )
 
+  /**
+   * Validation results an adapter that shares results across splits already has from training: stored as
+   * validation results charged to no iteration (so neither this run nor a replay charges them).
+   */
+  const sharedFromTraining = (target: EvaluationTarget, split: Split, exampleIds: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      if (split !== "val" || !adapter.splitsShareResults || !settings.cache || exampleIds.length === 0) return new Map<string, EvaluationRecord>()
+      const training = yield* port.lookupEvaluations(target.hash, "train", exampleIds)
+      const copies = [...training.values()].map((record) => ({ ...record, split: "val" as const, chargedIteration: reusedIteration }))
+      if (copies.length > 0) yield* port.recordEvaluations(copies)
+      return new Map(copies.map((record) => [record.exampleId, record]))
+    })
+
   const evaluate = (target: EvaluationTarget, split: Split, examples: ReadonlyArray<Example>, referenceCalls = examples.length) =>
     Effect.gen(function* () {
       const distinct = distinctById(examples)
-      const cached = yield* cachedOf(target.hash, split, distinct.map((example) => example.id))
+      const stored = yield* cachedOf(target.hash, split, distinct.map((example) => example.id))
+      const shared = yield* sharedFromTraining(target, split, distinct.filter((example) => !stored.has(example.id)).map((example) => example.id))
+      const cached = new Map([...stored, ...shared])
       const fresh = distinct.filter((example) => !cached.has(example.id))
       const charged = settings.cache
         ? distinct.filter((example) => isCharge(target.hash, split, example.id, cached.get(example.id)?.chargedIteration))
@@ -136,6 +158,9 @@ export const makeEvaluator = <Example extends GepaExample, E, R>(settings: {
       const computed = yield* Effect.forEach(fresh, (example) => runOne(target, split, example, finished), { concurrency: settings.concurrency }).pipe(
         Effect.ensuring(flush),
       )
+      fresh.forEach((example, index) => {
+        if (computed[index]!.reused && charged.includes(example)) ledger.runs -= 1
+      })
       const results = new Map<string, { score: number; output: unknown; trajectory: unknown }>()
       for (const [exampleId, record] of cached) results.set(exampleId, { score: record.score, output: record.output, trajectory: record.trajectory })
       fresh.forEach((example, index) => results.set(example.id, computed[index]!))

@@ -238,6 +238,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       const score = proxyScore(delta, settings.scoreRange)
       return {
         score,
+        reused: row.purpose === "proxy" && row.startedAt === null && row.status !== "rejected",
         output: { experimentId: row.id, description: row.description, direction: row.direction, status: row.status, metric: row.metric, baseline, relativeDelta: delta },
         trajectory: {
           rationale: row.rationale,
@@ -284,6 +285,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     }
 
     const adapter: GepaAdapter<Scenario, any, StageServices> = {
+      splitsShareResults: true,
       evaluate: (batch, candidate) => Effect.forEach(batch, (scenario) => evaluateOne(candidate, scenario)),
       makeReflectiveDataset: (_candidate, evaluations, names) => {
         const records = evaluations.map((evaluation) => {

@@ -191,8 +191,21 @@ export const reflectDirectionsOffline = (files: ReadonlyMap<string, string>, obs
     used.add(key)
     lines.push(line)
   }
-  if (proven[0]) push(proven[0].key, `${setLine(proven[0].changes)} (${describeMove(proven[0].changes)} helped)`)
-  for (const proposal of explore) push(moveKey(proposal.move.changes), `${setLine(proposal.move.changes)} (untried: ${proposal.edit.rationale.replace(/^offline proposer: /, "")})`)
+  // The first `slots` lines are what the next candidate's scenarios measure (line k on scenario k): the best
+  // move goes on a scenario it already ran on (its result is reused, nothing runs), the untried ones fill
+  // the other slots.
+  const best = proven[0]
+  const exploring = explore.map((proposal) => ({ key: moveKey(proposal.move.changes), line: `${setLine(proposal.move.changes)} (untried: ${proposal.edit.rationale.replace(/^offline proposer: /, "")})` }))
+  const bestSlot = best ? observations.filter((o) => observationKey(o) === best.key).map((o) => Number(/\d+$/.exec(o.scenario)?.[0] ?? NaN)).find((index) => index < slots) : undefined
+  for (let slot = 0; slot < slots; slot++) {
+    if (best && (slot === (bestSlot ?? 0) || exploring.length === 0)) push(best.key, `${setLine(best.changes)} (${describeMove(best.changes)} helped)`)
+    else {
+      const next = exploring.shift()
+      if (next) push(next.key, next.line)
+    }
+  }
+  if (best) push(best.key, `${setLine(best.changes)} (${describeMove(best.changes)} helped)`)
+  for (const next of exploring) push(next.key, next.line)
   for (const e of proven.slice(1)) push(e.key, `${setLine(e.changes)} (${describeMove(e.changes)} helped)`)
   const moved = new Set(observations.flatMap((o) => o.changes.map((c) => c.name)))
   const neutral = new Set(evidence.filter((e) => e.changes.length === 1 && e.meanDelta !== null && Math.abs(e.meanDelta) <= noise).map((e) => e.changes[0]!.name))

@@ -74,3 +74,49 @@ describe("metric-call accounting", () => {
       expect(runs.proposals[1]!.metricCalls).toBe(18)
     }))
 })
+
+describe("results that ran nothing", () => {
+  const optimizeWith = (adapter: Parameters<typeof optimize>[0]["adapter"], trainset: ReturnType<typeof examples>, valset: ReturnType<typeof examples>) => {
+    const port = makeMemoryStatePort()
+    return optimize({ adapter, seedCandidate: { instruction: "solve" }, trainset, valset, state: port, reflectionModel, budget: { iterations: 2 } }).pipe(
+      Effect.provide(engineLayer(scriptedModel([appendMissingWord]))),
+    )
+  }
+
+  it.effect("a validation result an adapter shares with training is the training result, and not a run", () =>
+    Effect.gen(function* () {
+      const shared = examples("s", ["alpha", "beta", "gamma"])
+      const plain = keywordAdapter()
+      const withSharing = keywordAdapter()
+      const separate = yield* optimizeWith(plain.adapter, shared, shared)
+      const together = yield* optimizeWith({ ...withSharing.adapter, splitsShareResults: true }, shared, shared)
+      // the same decisions and scores, fewer runs: each accepted child's validation reuses its minibatch results
+      expect(together.candidates.map((c) => [c.components, [...c.valScores]])).toEqual(separate.candidates.map((c) => [c.components, [...c.valScores]]))
+      expect(together.referenceMetricCalls).toBe(separate.referenceMetricCalls)
+      expect(together.evaluationsRun).toBeLessThan(separate.evaluationsRun)
+      expect(withSharing.counters.started).toBe(together.evaluationsRun)
+    }))
+
+  it.effect("a result the adapter served from an identical earlier run is refunded", () =>
+    Effect.gen(function* () {
+      const { adapter, counters } = keywordAdapter()
+      const seen = new Set<string>()
+      let reused = 0
+      const deduplicating: typeof adapter = {
+        ...adapter,
+        evaluate: (batch, candidate, options) =>
+          Effect.map(Effect.suspend(() => adapter.evaluate(batch, candidate, options) as Effect.Effect<ReadonlyArray<{ score: number; output: unknown; trajectory?: unknown }>>), (results) =>
+            results.map((result, index) => {
+              const key = `${batch[index]!.id}|${String(result.output)}`
+              const again = seen.has(key)
+              seen.add(key)
+              if (again) reused += 1
+              return again ? { ...result, reused: true } : result
+            }),
+          ),
+      }
+      const result = yield* optimizeWith(deduplicating, examples("t", ["alpha", "beta", "gamma", "delta"]), examples("v", ["alpha", "beta", "gamma"]))
+      expect(reused).toBeGreaterThan(0)
+      expect(result.evaluationsRun).toBe(counters.started - reused)
+    }))
+})
