@@ -8,9 +8,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import type { ExampleEvaluation, GepaAdapter } from "../../../stages/gepa/adapter.ts"
 import { type Budget, makeMemoryStatePort, optimize } from "../../../stages/gepa/index.ts"
 import { scriptedModel } from "../../support/mockModel.ts"
-import { appendMissingWord, engineLayer, examples, keywordAdapter, reflectionModel } from "./support.ts"
+import { appendMissingWord, engineLayer, examples, keywordAdapter, type KeywordExample, reflectionModel } from "./support.ts"
 
 const run = (budget: Budget, cache = true) => {
   const { adapter, counters } = keywordAdapter()
@@ -76,7 +77,7 @@ describe("metric-call accounting", () => {
 })
 
 describe("results that ran nothing", () => {
-  const optimizeWith = (adapter: Parameters<typeof optimize>[0]["adapter"], trainset: ReturnType<typeof examples>, valset: ReturnType<typeof examples>) => {
+  const optimizeWith = (adapter: GepaAdapter<KeywordExample>, trainset: ReturnType<typeof examples>, valset: ReturnType<typeof examples>) => {
     const port = makeMemoryStatePort()
     return optimize({ adapter, seedCandidate: { instruction: "solve" }, trainset, valset, state: port, reflectionModel, budget: { iterations: 2 } }).pipe(
       Effect.provide(engineLayer(scriptedModel([appendMissingWord]))),
@@ -105,7 +106,7 @@ describe("results that ran nothing", () => {
       const deduplicating: typeof adapter = {
         ...adapter,
         evaluate: (batch, candidate, options) =>
-          Effect.map(Effect.suspend(() => adapter.evaluate(batch, candidate, options) as Effect.Effect<ReadonlyArray<{ score: number; output: unknown; trajectory?: unknown }>>), (results) =>
+          Effect.map(Effect.suspend(() => adapter.evaluate(batch, candidate, options) as Effect.Effect<ReadonlyArray<ExampleEvaluation>>), (results) =>
             results.map((result, index) => {
               const key = `${batch[index]!.id}|${String(result.output)}`
               const again = seen.has(key)
