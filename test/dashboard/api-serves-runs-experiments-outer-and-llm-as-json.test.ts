@@ -67,6 +67,14 @@ describe("the dashboard API", () => {
       expect(kept.rationale).toMatch(/proxy feedback suggests it helps/)
     }
     expect(page.report).toMatchObject({ runId, status: "completed", name: "dashboard-test" })
+    // the hybrid arm's handed-over edits with their transfer, re-measurements, and experiments to best per arm
+    const hybridInner = page.report.innerStages.find((s: any) => s.arm === "hybrid")
+    const handedRows = sql<{ status: string; scenario: string }>("SELECT e.status, e.scenario FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.run_id = ? AND e.proposer = 'handoff'", runId)
+    expect(hybridInner.transfers.length).toBeGreaterThan(0)
+    expect(hybridInner.transfers.filter((t: any) => t.outcome !== "not run").map((t: any) => t.outcome)).toEqual(handedRows.map((r) => (r.status === "keep" ? "held" : "did not hold")))
+    expect(hybridInner.drift).toMatchObject({ remeasures: expect.any(Number) })
+    expect(Object.keys(page.report.arms)).toEqual(["hybrid", "inner-only"])
+    for (const arm of Object.values(page.report.arms) as Array<any>) expect(arm).toHaveProperty("experimentsToBest")
     expect(page.stages.map((s: any) => [s.arm, s.name, s.role])).toEqual([
       ["hybrid", "outer", "outer"],
       ["hybrid", "inner", "inner"],
