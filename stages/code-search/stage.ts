@@ -69,8 +69,9 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
           timeBudgetSeconds: settings.timeBudgetSeconds,
           runId: context.runId,
           stageId: stage.id,
+          ...(runner.tunables ? { tunableContext: runner.tunables } : {}),
         })
-      : makeOfflineProposer(directions)
+      : makeOfflineProposer(directions, runner.tunables)
 
     const runtime = yield* makeRuntime({
       runId: context.runId,

@@ -14,7 +14,7 @@ import type { Edit } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
 import type { Rng } from "../../src/common/rng.ts"
 import { applyChanges } from "./edits.ts"
-import { changesOfEdit, findTunables, formatNumber, plainText, pointSignature, type Tunable, type TunableChange } from "./tunables/index.ts"
+import { changesOfEdit, findTunables, formatNumber, plainText, pointSignature, type Tunable, type TunableChange, type TunableContext } from "./tunables/index.ts"
 
 export interface Move {
   readonly file: string
@@ -95,18 +95,21 @@ export interface OfflineInput {
   /** Moves in flight (prepared or running) that must not be proposed again. */
   readonly pending: ReadonlyArray<Move>
   readonly rng: Rng
+  /** How the target runs: tunables its command sets are never moved. */
+  readonly context?: TunableContext
 }
 
 /** Every tunable of the files (see tunables/index.ts). */
-export const allConstants = (files: ReadonlyMap<string, string>): Array<Tunable> => findTunables(files)
+export const allConstants = (files: ReadonlyMap<string, string>, context?: TunableContext): Array<Tunable> => findTunables(files, context)
 
 /**
  * Every untried move at the current point, best first; ties within a tier are shuffled with the rng.
  * `proposeOffline` takes the first; the outer stage's proxy scenarios take the k-th.
  */
 export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
-  const constants = allConstants(input.files)
-  const point = pointSignature(constants)
+  const constants = allConstants(input.files, input.context)
+  // The point is every tunable's value, whatever the command sets (as replayMoves computes it).
+  const point = pointSignature(findTunables(input.files))
   const key = (name: string, to: string) => `${name}\u0000${to}`
   const triedHere = new Set([...input.history, ...input.pending].filter((m) => m.point === point).map((m) => key(m.name, m.to)))
   // Moves that hurt somewhere, and the reverse of moves that were kept (undoing a gain), go after the others.

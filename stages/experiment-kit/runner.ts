@@ -22,6 +22,7 @@ import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from ".
 import { hardLimitSeconds, type RunLimits } from "./limits.ts"
 import { classifyEnding, metricScanner } from "./metric.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
+import { ineffectiveChanges, type TunableContext } from "./tunables/index.ts"
 
 export interface RunnerContext {
   readonly target: ResolvedTarget
@@ -35,6 +36,8 @@ export interface RunnerContext {
   readonly logDir: string
   readonly limits: RunLimits
   readonly fingerprint: EnvironmentFingerprint
+  /** How the target runs (its command's flags override tunables); default: just the command. */
+  readonly tunables?: TunableContext
 }
 
 export const hashFile = (file: string): string | null => {
@@ -138,6 +141,8 @@ export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edi
     const applied = applyChanges(before, edit.changes)
     if (!applied.ok) return yield* refuse(applied.reason)
     if (isSeedOnlyChange(before, applied.files)) return yield* refuse("the edit only changes a seed; seeds come from the harness (TWOLOOP_SEED) and are not improvements")
+    const ineffective = ineffectiveChanges(before, applied.files, context.tunables ?? { command: context.target.command })
+    if (ineffective) return yield* refuse(`the edit cannot take effect: it only changes ${ineffective.map((s) => `${s.tunable.name}, which ${s.reason.replace(/^the command sets it/, "the command sets")}`).join("; ")}`)
     for (const [file, content] of applied.files) fs.writeFileSync(path.join(worktree.targetPath, file), content)
     const allowed = editableInRepo(context)
     const changed = yield* workspace.status(worktree)

@@ -54,7 +54,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     const { setup, runner, slots } = workspace
     const offline = settings.agentModel === "offline"
     const baseFiles = yield* runner.filesAt(setup.baseCommit)
-    const constantNames = allConstants(baseFiles).map((c) => c.name)
+    const constantNames = allConstants(baseFiles, runner.tunables).map((c) => c.name)
     const gate = yield* Semaphore.make(setup.worktrees.length)
     const busy = setup.worktrees.map(() => false)
     const scenarioLocks = new Map<string, Semaphore.Semaphore>()
@@ -119,7 +119,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
         if (offline) {
           // Scenario k tries the best move of the k-th constant in the ranking, so the scenarios together
           // measure the candidate's top directions rather than two moves of its first one.
-          const ranked = rankProposals({ files: baseFiles, directions, history: [], pending: [], rng: makeRng(config.seed * 7919) })
+          const ranked = rankProposals({ files: baseFiles, directions, history: [], pending: [], rng: makeRng(config.seed * 7919), ...(runner.tunables ? { context: runner.tunables } : {}) })
           const firstPerConstant = ranked.filter((proposal, i) => ranked.findIndex((other) => other.move.name === proposal.move.name) === i)
           if (firstPerConstant.length === 0) return undefined
           return { edit: firstPerConstant[scenario.index % firstPerConstant.length]!.edit, proposer: "offline" }
@@ -135,6 +135,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           runId: settings.runId,
           stageId: settings.stageId,
           purpose: "gepa.agent-proposal",
+          ...(runner.tunables ? { tunableContext: runner.tunables } : {}),
         })
         const baseline = yield* baselineOf(scenario)
         const result = yield* agent.propose({
@@ -260,7 +261,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           const seen = yield* observations
           const evidence = evidenceByConstant(seen)
           const noise = yield* noiseFloor
-          const constants = allConstants(baseFiles)
+          const constants = allConstants(baseFiles, runner.tunables)
           const out: Record<string, string> = {}
           for (const name of names) {
             if (name === "directions") out[name] = reflectDirectionsOffline(constants, seen, noise)
@@ -269,5 +270,5 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           return out
         }),
     }
-    return { adapter, observations, constantNames, baseFiles }
+    return { adapter, observations, constantNames, baseFiles, tunableContext: runner.tunables }
   })

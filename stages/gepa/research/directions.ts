@@ -83,7 +83,7 @@ const priorLevers: ReadonlyArray<RegExp> = [
 ]
 
 const priorRank = (name: string) => {
-  const index = priorLevers.findIndex((pattern) => pattern.test(name))
+  const index = priorLevers.findIndex((pattern) => pattern.test(name.toUpperCase()))
   return index === -1 ? priorLevers.length : index
 }
 

@@ -97,7 +97,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         const instructions = context.input.instructions ?? (yield* readText(options.instructions, "agent"))!
         let directions = yield* readText(options.directions, undefined)
         if (directions === undefined) {
-          const constants = allConstants(research.baseFiles)
+          const constants = allConstants(research.baseFiles, research.tunableContext)
           if (config.model === "offline") directions = seedDirectionsText(constants)
           else {
             const llm = yield* Llm
@@ -127,7 +127,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         instructions: (best) => componentText(best, "instructions") ?? "",
         handoff: (best) =>
           Effect.gen(function* () {
-            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), yield* research.observations, allConstants(research.baseFiles))
+            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), yield* research.observations, allConstants(research.baseFiles, research.tunableContext))
             return { directions, instructionsHash: sha256(componentText(best, "instructions") ?? "") }
           }),
       }
