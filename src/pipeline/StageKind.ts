@@ -14,7 +14,7 @@ import type { LlmError, StageFailed, WorkspaceError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
 import { InnerSummary as InnerSummaryCodec, type InnerSummary, OuterSummary as OuterSummaryCodec, type OuterSummary, type StageRole } from "../domain/StageSummary.ts"
-import { strictParseOptions, summarizeIssue } from "../common/schemaIssues.ts"
+import { formatIssueLine, issueLines, strictParseOptions } from "../common/schemaIssues.ts"
 import type { Llm } from "../services/Llm.ts"
 import type { Progress } from "../services/Progress.ts"
 import type { Prompts } from "../services/Prompts.ts"
@@ -102,7 +102,8 @@ export const registryDecoder: StageEntryDecoder = {
     if (Exit.isSuccess(exit)) return { ok: true, value: exit.value }
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
     const issue = failure && "error" in failure ? (failure.error as Schema.SchemaError).issue : undefined
-    return { ok: false, message: issue ? summarizeIssue(issue, [at]) : `${at}: invalid options` }
+    const lines = issue ? issueLines(issue).map((line) => formatIssueLine({ path: [at, ...line.path], message: line.message })) : []
+    return { ok: false, message: lines.length > 0 ? lines.join("\n") : `${at}: invalid options` }
   },
 }
 
