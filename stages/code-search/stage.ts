@@ -15,6 +15,7 @@ import { Workspace } from "../../src/services/Workspace.ts"
 import { keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
 import { pooledNoise } from "./keepRule.ts"
 import { CodeSearchOptions, resolveSettings } from "./options.ts"
+import { codeSearchPreflight } from "./preflight.ts"
 import { runPromotions } from "./promote.ts"
 import { makeAgentProposer, makeOfflineProposer, type Proposer } from "../experiment-kit/proposers.ts"
 import { makeRuntime } from "./runtime.ts"
@@ -153,4 +154,5 @@ export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields, CodeSea
   options: CodeSearchOptions,
   summary: CodeSearchSummary,
   run: runCodeSearch,
+  preflight: codeSearchPreflight,
 })

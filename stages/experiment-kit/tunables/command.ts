@@ -6,56 +6,9 @@
  * when the command never names the file, the arguments of every program in it count. argparse's unambiguous prefixes (`--learn`
  * for `--learning-rate`) and attached values (`--lr=0.1`, `-l0.1`) are recognised. Pure.
  */
+import { simpleCommands } from "../../../src/common/shellWords.ts"
 
-/** Words of a shell command line, per simple command (split at `;`, `&&`, `||`, `|`, `&`, newlines). */
-export const simpleCommands = (line: string): Array<Array<string>> => {
-  const commands: Array<Array<string>> = []
-  let words: Array<string> = []
-  let word = ""
-  let inWord = false
-  let quote: string | null = null
-  const endWord = () => {
-    if (inWord) words.push(word)
-    word = ""
-    inWord = false
-  }
-  const endCommand = () => {
-    endWord()
-    if (words.length > 0) commands.push(words)
-    words = []
-  }
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i]!
-    if (quote) {
-      if (char === quote) quote = null
-      else if (char === "\\" && quote === '"' && i + 1 < line.length) word += line[++i]
-      else word += char
-      continue
-    }
-    if (char === "'" || char === '"') {
-      quote = char
-      inWord = true
-    } else if (char === "\\" && i + 1 < line.length) {
-      if (line[i + 1] !== "\n") {
-        word += line[i + 1]
-        inWord = true
-      }
-      i++
-    } else if (char === "#" && !inWord) {
-      while (i < line.length && line[i] !== "\n") i++
-      endCommand()
-    } else if (char === ";" || char === "\n" || char === "|" || char === "&") {
-      endCommand()
-      if ((char === "|" || char === "&") && line[i + 1] === char) i++
-    } else if (/\s/.test(char)) endWord()
-    else {
-      word += char
-      inWord = true
-    }
-  }
-  endCommand()
-  return commands
-}
+export { simpleCommands }
 
 const scriptWord = /\.(sh|bash)$/
 

@@ -117,7 +117,7 @@ export const inspectTunables = (files: ReadonlyMap<string, string>, context: Tun
       const longOptions = named.filter((t) => t.file === tunable.file).flatMap((t) => (t.flags ?? []).filter((f) => f.startsWith("--")))
       const set = flagSetting(argumentsFor(words, tunable.file), tunable.flags, longOptions)
       if (set !== undefined) {
-        setAside.push({ tunable, reason: `the command sets it (${set})`, overridden: true })
+        setAside.push({ tunable, reason: `the command sets it (${set})`, overridden: true, command: set })
         continue
       }
     }

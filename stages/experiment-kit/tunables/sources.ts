@@ -7,6 +7,8 @@ export interface SetAside {
   readonly reason: string
   /** True when an edit of it could not change what runs (a flag or a call overrides it); false when it is only not research. */
   readonly overridden: boolean
+  /** The command-line words that set it, when it is the target's command that does. */
+  readonly command?: string
 }
 
 export interface SourceFindings {

@@ -6,8 +6,9 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ResolvedTarget } from "../../../src/config.ts"
+import type { PreflightFinding } from "../../../src/pipeline/StageKind.ts"
 import { scriptsOf } from "./command.ts"
-import { inspectTunables, type TunableContext, type TunableInspection } from "./index.ts"
+import { inspectTunables, isMovable, type Tunable, type TunableContext, type TunableInspection, tunableKinds } from "./index.ts"
 
 const readFile = (file: string): string | undefined => {
   try {
@@ -39,3 +40,32 @@ export const readEditableFiles = (target: Pick<ResolvedTarget, "dir" | "editable
 
 export const inspectTargetTunables = (target: Pick<ResolvedTarget, "dir" | "editable" | "command">): TunableInspection =>
   inspectTunables(readEditableFiles(target), tunableContextOf(target))
+
+/**
+ * What the tunables of a target mean for a stage about to run: a warning for each tunable the command
+ * sets (it is left alone), an error when the offline proposer would have nothing to move, and a note
+ * listing what will be searched.
+ */
+export const tunableFindings = (target: Pick<ResolvedTarget, "dir" | "editable" | "command">, offline: boolean): Array<PreflightFinding> => {
+  const inspection = inspectTargetTunables(target)
+  const findings: Array<PreflightFinding> = []
+  for (const aside of inspection.setAside.filter((s) => s.command !== undefined))
+    findings.push({
+      level: "warning",
+      message: `${aside.tunable.name} (${aside.tunable.file}:${aside.tunable.line}, ${aside.tunable.source}) is set by target.command (${aside.command}); twoloop does not edit it. Remove the flag from the command to let it be tuned`,
+    })
+  const movable = inspection.tunables.filter(isMovable)
+  const names = (list: ReadonlyArray<Tunable>) => list.map((t) => `${t.name}=${t.value.text}`).join(", ")
+  if (offline && movable.length === 0) {
+    const found = inspection.tunables.length > 0 ? `; found only values it cannot move (${names(inspection.tunables)}: strings need alternatives, e.g. a "# one of: a, b" comment or choices=)` : ""
+    const aside = inspection.setAside.length > 0 ? `; set aside: ${inspection.setAside.map((s) => `${s.tunable.name} (${s.reason})`).join(", ")}` : ""
+    findings.push({
+      level: "error",
+      message: `target.editable: nothing to tune offline in ${target.editable.join(", ")}: looked for ${tunableKinds}${found}${aside}. Add one, or set model to an LLM so an agent edits the code`,
+    })
+  } else if (inspection.tunables.length > 0) {
+    const aside = inspection.setAside.length > 0 ? `; set aside ${inspection.setAside.length}: ${inspection.setAside.map((s) => s.tunable.name).join(", ")}` : ""
+    findings.push({ level: "note", message: `tunables in ${target.editable.join(", ")} (${inspection.tunables.length}): ${names(inspection.tunables)}${aside}` })
+  }
+  return findings
+}

@@ -16,6 +16,7 @@ import type { Experiment } from "../../../src/domain/Experiment.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
 import { makeRng } from "../../../src/common/rng.ts"
 import type { StageServices } from "../../../src/pipeline/StageKind.ts"
+import { Progress } from "../../../src/services/Progress.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
 import { allConstants, rankProposals } from "../../experiment-kit/moves.ts"
@@ -23,6 +24,7 @@ import { changesOfEdit } from "../../experiment-kit/tunables/index.ts"
 import { makeAgentProposer } from "../../experiment-kit/proposers.ts"
 import type { TargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import { runExperiment } from "../../experiment-kit/runner.ts"
+import { seedsIgnoredWarning, seedsLookIgnored } from "../../experiment-kit/seeds.ts"
 import type { ExampleEvaluation, GepaAdapter } from "../adapter.ts"
 import { candidateHash, type Components } from "../candidate.ts"
 import { evidenceByConstant, parseDirections, type ProxyObservation, proxyScore, reflectDirectionsOffline, reflectInstructionsOffline, relativeImprovement } from "./directions.ts"
@@ -81,7 +83,27 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     })
 
     const runRow = (row: Experiment) =>
-      withPlacement((worker) => runExperiment(runner, row, { worktree: setup.worktrees[worker]!, slot: slots[worker]! }))
+      withPlacement((worker) => runExperiment(runner, row, { worktree: setup.worktrees[worker]!, slot: slots[worker]! })).pipe(Effect.tap(reportRun))
+
+    /** One progress line per proxy run, from the first one on (a seed's evaluation takes several). */
+    const reportRun = (row: Experiment) =>
+      Effect.gen(function* () {
+        const progress = yield* Progress
+        const scenario = row.scenario?.split("@")[0] ?? "?"
+        const what = row.purpose === "baseline" ? `baseline of scenario ${scenario}` : `scenario ${scenario}: ${row.description ?? ""}`
+        const value = row.metric === null ? (row.reason ?? row.status) : `${config.target.metric.name} ${Number(row.metric.toPrecision(5))}`
+        yield* progress.emit({
+          runId: settings.runId,
+          stageId: settings.stageId,
+          kind: "proxy-finished",
+          message: `${settings.stageName} proxy #${row.seq} ${what} (seed ${row.seed}, ${row.timeBudget} s): ${row.status === "measured" ? value : `${row.status} (${value})`}`,
+          data: { experimentId: row.id, status: row.status, metric: row.metric },
+        })
+        if (row.purpose !== "baseline") return
+        const baselines = (yield* rows).filter((e) => e.purpose === "baseline" && e.status === "measured")
+        if (baselines.length === settings.scenarios.length && seedsLookIgnored(baselines))
+          yield* progress.emit({ runId: settings.runId, stageId: settings.stageId, kind: "seeds-ignored", message: seedsIgnoredWarning(settings.stageName, config.target.metric.name, baselines, "proxy baselines") })
+      })
 
     /** The scenario's baseline metric at the proxy budget (measured once; the stage fails when it cannot run). */
     const baselineOf = (scenario: Scenario) =>

@@ -21,6 +21,7 @@ import { defaultRunLimits } from "../../experiment-kit/limits.ts"
 import { killOrphans } from "../../experiment-kit/runner.ts"
 import { allConstants } from "../../experiment-kit/moves.ts"
 import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
+import { tunableFindings } from "../../experiment-kit/tunables/target.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
 import { makeResearchAdapter, type Scenario } from "./adapter.ts"
@@ -45,6 +46,9 @@ const looksLikeFile = (text: string) => !/\s/.test(text.trim()) || text.trim().e
 export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.fields> = {
   kind: "research",
   options: ResearchAdapterOptions,
+  sizes: (options) => ({ train: options.scenarios ?? 3, val: options.scenarios ?? 3 }),
+  // Offline, the agent is the move engine: it needs tunables (given directions do not change that).
+  preflight: (_options, context) => tunableFindings(context.config.target, context.config.model === "offline"),
   prepare: (options, context) =>
     Effect.gen(function* () {
       const store = yield* Store
