@@ -23,6 +23,7 @@ import { lockOwnerId } from "../services/store/runs.ts"
 import { Workspace } from "../services/Workspace.ts"
 import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
+import { cleanedEventKind } from "./clean.ts"
 import { preflight } from "./preflight.ts"
 import { writeReport } from "./report/write.ts"
 import { encodeSummary, getStageKind, innerSummaryOf, outerSummaryOf, registryDecoder, roleOf, type StageRunError, type StageServices } from "./StageKind.ts"
@@ -280,6 +281,8 @@ export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effec
     const run = yield* store.runs.getRun(runId)
     if (!run) return yield* new RunError({ message: `no run ${runId} in ${store.file}` })
     if (run.status === "completed") return yield* new RunError({ message: `run ${runId} already completed` })
+    const cleaned = yield* store.use((db) => db.prepare("SELECT 1 FROM events WHERE run_id = ? AND kind = ? LIMIT 1").get(runId, cleanedEventKind))
+    if (cleaned) return yield* new RunError({ message: `run ${runId} was cleaned (twoloop clean removed its worktrees and branches) and cannot be resumed; start a new run` })
     const snapshot = decodeConfigSnapshot(run.configJson)
     if (!snapshot.ok) return yield* new RunError({ message: `run ${runId}: ${snapshot.message}` })
     const config = snapshot.config
