@@ -102,7 +102,7 @@ describe.concurrent("the everyday CLI", () => {
     const out = String(result.stdout)
     expect(result.exitCode).toBe(1)
     expect(out).toContain(`✗ pre-flight target.editable[1]: missing.py does not exist in ${path.join(dir, "target")}`)
-    expect(out).toContain("! pre-flight batch_size (train.py:155, argparse) is set by target.command (--batch-size 16)")
+    expect(out).toContain("! pre-flight batch_size (train.py:156, argparse) is set by target.command (--batch-size 16)")
     expect(out).toMatch(/✓ search {5}tunables in train\.py, missing\.py \(\d+\): .*learning_rate=0\.5, weight_decay=0\.01; set aside \d+: .*batch_size/)
     expect(out).toContain(`✓ python     the target's interpreter python3 → ${path.join(bin, "python3")}: Python 3`)
     expect(out).toContain(`✗ imports    python3 → ${path.join(bin, "python3")} cannot import torch (imported by torch_model.py)`)

@@ -180,6 +180,28 @@ describe.skipIf(skipWithout("dataclasses", "the python fixture tests"))("python 
     }
   }, 300_000)
 
+  it("reads the metric from a JSON file the run writes", async () => {
+    const { root } = project(
+      configFile(
+        `{
+    dir: "target",
+    editable: ["train.py"],
+    command: ${JSON.stringify(`${python} train.py --max-steps 60 --seed $TWOLOOP_SEED --metrics-file metrics.json`)},
+    metric: { name: "test_loss", direction: "minimize", file: "metrics.json", key: "test.loss" },
+    timeBudgetSeconds: 60,
+  }`,
+        `[{ kind: "code-search", name: "inner", budget: { experiments: 6 } }]`,
+      ),
+    )
+    const run = await twoloop(["run"], { cwd: root, env: { TWOLOOP_HOME: tempDir() }, timeout: 300_000 })
+    expect(run.exitCode, String(run.all)).toBe(0)
+    const inner = rowsOf(path.join(root, ".twoloop/twoloop.db"), "inner")
+    expect(inner.filter((r) => r.purpose === "baseline").map((r) => [r.status, typeof r.metric])).toEqual([["measured", "number"], ["measured", "number"]])
+    // The value is the file's, not stdout's: stdout prints it with 4 decimals, the file has full precision.
+    expect(inner.some((r) => r.metric !== null && Number(r.metric.toFixed(4)) !== r.metric)).toBe(true)
+    expectEveryEditToTakeEffect(inner)
+  }, 300_000)
+
   it("baselines identical across seeds warn that the command ignores TWOLOOP_SEED", async () => {
     const { root } = project(configFile(argparseTarget(`${python} train.py --max-steps 60`), `[{ kind: "code-search", name: "inner", budget: { experiments: 3 } }]`))
     const run = await twoloop(["run"], { cwd: root, env: { TWOLOOP_HOME: tempDir() }, timeout: 300_000 })
