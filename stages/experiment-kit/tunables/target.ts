@@ -55,16 +55,18 @@ export const tunableFindings = (target: Pick<ResolvedTarget, "dir" | "editable" 
       message: `${aside.tunable.name} (${aside.tunable.file}:${aside.tunable.line}, ${aside.tunable.source}) is set by target.command (${aside.command}); twoloop does not edit it. Remove the flag from the command to let it be tuned`,
     })
   const movable = inspection.tunables.filter(isMovable)
-  const names = (list: ReadonlyArray<Tunable>) => list.map((t) => `${t.name}=${t.value.text}`).join(", ")
+  // A line, not a page: the first 30, then a count.
+  const shown = (list: ReadonlyArray<string>) => (list.length > 30 ? `${list.slice(0, 30).join(", ")}, … and ${list.length - 30} more` : list.join(", "))
+  const names = (list: ReadonlyArray<Tunable>) => shown(list.map((t) => `${t.name}=${t.value.text}`))
   if (offline && movable.length === 0) {
     const found = inspection.tunables.length > 0 ? `; found only values it cannot move (${names(inspection.tunables)}: strings need alternatives, e.g. a "# one of: a, b" comment or choices=)` : ""
-    const aside = inspection.setAside.length > 0 ? `; set aside: ${inspection.setAside.map((s) => `${s.tunable.name} (${s.reason})`).join(", ")}` : ""
+    const aside = inspection.setAside.length > 0 ? `; set aside: ${shown(inspection.setAside.map((s) => `${s.tunable.name} (${s.reason})`))}` : ""
     findings.push({
       level: "error",
       message: `target.editable: nothing to tune offline in ${target.editable.join(", ")}: looked for ${tunableKinds}${found}${aside}. Add one, or set model to an LLM so an agent edits the code`,
     })
   } else if (inspection.tunables.length > 0) {
-    const aside = inspection.setAside.length > 0 ? `; set aside ${inspection.setAside.length}: ${inspection.setAside.map((s) => s.tunable.name).join(", ")}` : ""
+    const aside = inspection.setAside.length > 0 ? `; set aside ${inspection.setAside.length}: ${shown(inspection.setAside.map((s) => s.tunable.name))}` : ""
     findings.push({ level: "note", message: `tunables in ${target.editable.join(", ")} (${inspection.tunables.length}): ${names(inspection.tunables)}${aside}` })
   }
   return findings
