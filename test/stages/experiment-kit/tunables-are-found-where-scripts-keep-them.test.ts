@@ -1,9 +1,13 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeRng } from "../../../src/common/rng.ts"
 import { applyChanges } from "../../../stages/experiment-kit/edits.ts"
 import { renderAgentPrompt } from "../../../stages/experiment-kit/agentPrompt.ts"
 import { proposeOffline, rankProposals, replayMoves } from "../../../stages/experiment-kit/moves.ts"
-import { ineffectiveChanges, inspectTunables, isMovable, type Tunable } from "../../../stages/experiment-kit/tunables/index.ts"
+import { ineffectiveChanges, inspectTunables, isMovable, type Tunable, tunableKinds } from "../../../stages/experiment-kit/tunables/index.ts"
+import { tunableFindings } from "../../../stages/experiment-kit/tunables/target.ts"
+import { tempDir } from "../../support/tmp.ts"
 
 const byName = (list: ReadonlyArray<Tunable>, name: string) => {
   const found = list.find((t) => t.name === name)
@@ -317,5 +321,23 @@ describe("consumers", () => {
     expect(prompt).toMatch(/- type = "transformer" \(train\.py:\d+, argparse --type; alternatives: bigram, mlp\)/)
     expect(prompt).toMatch(/- batch_size \(train\.py:29\): the command sets it \(--batch-size 32\)/)
     expect(prompt).toMatch(/- ModelConfig\.n_layer \(train\.py:9\): ModelConfig\(n_layer=\.\.\.\)/)
+  })
+})
+
+describe("what a stage is told before it runs", () => {
+  it("warns about what the command sets, and refuses offline when that leaves nothing to move", () => {
+    const dir = tempDir("twoloop-tunables-")
+    fs.writeFileSync(path.join(dir, "train.py"), 'import argparse\np = argparse.ArgumentParser()\np.add_argument("--lr", type=float, default=0.01)\np.add_argument("--name", default="run")\n')
+    const target = { dir, editable: ["train.py"], command: "python train.py --lr 0.1" }
+    const findings = tunableFindings(target, true)
+    expect(findings).toEqual([
+      { level: "warning", message: "lr (train.py:3, argparse) is set by target.command (--lr 0.1); twoloop does not edit it. Remove the flag from the command to let it be tuned" },
+      {
+        level: "error",
+        message: `target.editable: nothing to tune offline in train.py: looked for ${tunableKinds}; found only values it cannot move (name="run": strings need alternatives, e.g. a "# one of: a, b" comment or choices=); set aside: lr (the command sets it (--lr 0.1)). Add one, or set model to an LLM so an agent edits the code`,
+      },
+    ])
+    // An LLM agent can still edit the code: no error, a note listing what was found.
+    expect(tunableFindings(target, false).map((f) => f.level)).toEqual(["warning", "note"])
   })
 })
