@@ -328,7 +328,7 @@ describe("what a stage is told before it runs", () => {
   it("warns about what the command sets, and refuses offline when that leaves nothing to move", () => {
     const dir = tempDir("twoloop-tunables-")
     fs.writeFileSync(path.join(dir, "train.py"), 'import argparse\np = argparse.ArgumentParser()\np.add_argument("--lr", type=float, default=0.01)\np.add_argument("--name", default="run")\n')
-    const target = { dir, editable: ["train.py"], command: "python train.py --lr 0.1" }
+    const target = { dir, editable: ["train.py"] as [string], command: "python train.py --lr 0.1" }
     const findings = tunableFindings(target, true)
     expect(findings).toEqual([
       { level: "warning", message: "lr (train.py:3, argparse) is set by target.command (--lr 0.1); twoloop does not edit it. Remove the flag from the command to let it be tuned" },
