@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Schema } from "effect"
 import * as path from "node:path"
-import { strictParseOptions, summarizeIssue, suggestName } from "./common/schemaIssues.ts"
+import { formatIssueLine, issueLines, strictParseOptions, summarizeIssue, suggestName } from "./common/schemaIssues.ts"
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks shared with stage option schemas
@@ -57,12 +57,42 @@ const MetricName = Schema.String.check(
   Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_.\-]*$/, { expected: "a metric name such as val_bpb" }),
 )
 
+/** How many capture groups a regular expression has, or why it is not one. */
+export const captureGroups = (pattern: string): number | { readonly error: string } => {
+  try {
+    new RegExp(pattern)
+    return new RegExp(`${pattern}|`).exec("")!.length - 1
+  } catch (error) {
+    return { error: (error as Error).message }
+  }
+}
+
+const MetricPattern = NonEmptyString.check(
+  Schema.makeFilter((text: string) => {
+    const groups = captureGroups(text)
+    if (typeof groups !== "number") return `expected a regular expression, got ${JSON.stringify(text)} (${groups.error})`
+    return groups === 1 || `expected a regular expression with exactly one capture group around the value, e.g. "test loss: (\\S+)"; got ${groups} in ${JSON.stringify(text)}`
+  }),
+)
+
+export const MetricConfig = Schema.Struct({
+  name: MetricName,
+  direction: MetricDirection,
+  /** A regular expression with one capture group; its last match in stdout is the value. Default: a whole line `<name>: <number>`. */
+  pattern: Schema.optional(MetricPattern),
+  /** A JSON file the run writes (relative to target.dir), read after the run instead of stdout. */
+  file: Schema.optional(NonEmptyString),
+  /** The value's dotted key in `file` (default: `name`). */
+  key: Schema.optional(NonEmptyString),
+})
+export type MetricConfig = typeof MetricConfig.Type
+
 export const TargetConfig = Schema.Struct({
   dir: NonEmptyString,
   editable: Schema.NonEmptyArray(NonEmptyString),
   readonly: Schema.Array(NonEmptyString).pipe(withDefault([])),
   command: NonEmptyString,
-  metric: Schema.Struct({ name: MetricName, direction: MetricDirection }),
+  metric: MetricConfig,
   timeBudgetSeconds: PositiveNumber,
   env: Schema.Record(Schema.String, Schema.String).pipe(withDefault({})),
 })
@@ -203,7 +233,7 @@ export type ResolvedExecutor = ResolvedConfig["executor"]
 /** How a stage kind's options are checked; supplied by the stage registry at decode time. */
 export interface StageEntryDecoder {
   readonly kinds: () => ReadonlyArray<string>
-  /** Decodes one entry's options (the entry minus `kind` and `name`); errors are one line with a path. */
+  /** Decodes one entry's options (the entry minus `kind` and `name`); errors are one line per problem, each with its path. */
   readonly decode: (kind: string, options: Record<string, unknown>, path: string) => { ok: true; value: unknown } | { ok: false; message: string }
 }
 
@@ -228,48 +258,84 @@ export const decodeConfigSnapshot = (json: string): DecodeResult => {
   return { ok: false, message: `the config snapshot does not decode: ${issue ? summarizeIssue(issue) : "invalid"}` }
 }
 
+/** At most this many problems are listed in one config error. */
+export const maxListedProblems = 10
+
+/** One message for several problems: one line each, `<file>: <key path>: <what is wrong>`, at most `maxListedProblems`. */
+export const listProblems = (configFile: string, problems: ReadonlyArray<string>): string => {
+  const shown = problems.slice(0, maxListedProblems).map((problem) => `${configFile}: ${problem}`)
+  const more = problems.length - shown.length
+  return more > 0 ? `${shown.join("\n")}\n${configFile}: (and ${more} more problem${more === 1 ? "" : "s"})` : shown.join("\n")
+}
+
+const issuesOf = (exit: Exit.Exit<unknown, Schema.SchemaError>): Array<string> => {
+  if (Exit.isSuccess(exit)) return []
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  const issue = error && "error" in error ? (error.error as Schema.SchemaError).issue : undefined
+  if (!issue) return ["invalid config"]
+  const lines = issueLines(issue).map(formatIssueLine)
+  return lines.length > 0 ? lines : ["invalid config"]
+}
+
 /**
- * Decodes raw config data loaded from `configFile`. The message of a failure starts with the file name and
- * names the key path of the first problem.
+ * Decodes raw config data loaded from `configFile`. A failure lists every problem found (up to
+ * `maxListedProblems`), one line each, starting with the file name and naming the key path.
  */
 export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntryDecoder): DecodeResult => {
-  const fail = (message: string): DecodeResult => ({ ok: false, message: `${configFile}: ${message}` })
+  const problems: Array<string> = []
   const exit = Schema.decodeUnknownExit(PipelineConfigSchema, strictParseOptions)(raw)
-  if (Exit.isFailure(exit)) {
-    const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-    const issue = error && "error" in error ? (error.error as Schema.SchemaError).issue : undefined
-    return fail(issue ? summarizeIssue(issue) : "invalid config")
-  }
-  const input = exit.value
+  problems.push(...issuesOf(exit))
+  const input = Exit.isSuccess(exit) ? exit.value : undefined
   const configDir = path.dirname(configFile)
 
-  for (const [key, list] of [["target.editable", input.target.editable], ["target.readonly", input.target.readonly]] as const) {
-    const index = list.findIndex(pathEscapes)
-    if (index >= 0) return fail(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(list[index])}`)
+  if (input) {
+    for (const [key, list] of [["target.editable", input.target.editable], ["target.readonly", input.target.readonly]] as const) {
+      for (const [index, file] of list.entries()) if (pathEscapes(file)) problems.push(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(file)}`)
+    }
+    const overlap = input.target.readonly.find((file) => input.target.editable.includes(file))
+    if (overlap) problems.push(`target.readonly: ${JSON.stringify(overlap)} is also listed in target.editable`)
+    const metric = input.target.metric
+    if (metric.file !== undefined && metric.pattern !== undefined) problems.push("target.metric: give pattern (read stdout) or file (read a JSON file the run writes), not both")
+    if (metric.key !== undefined && metric.file === undefined) problems.push("target.metric.key: a key is read from target.metric.file, which is not set")
+    if (metric.file !== undefined) {
+      if (pathEscapes(metric.file)) problems.push(`target.metric.file: expected a path inside target.dir, got ${JSON.stringify(metric.file)}`)
+      else if ([...input.target.editable, ...input.target.readonly].map((f) => path.normalize(f)).includes(path.normalize(metric.file)))
+        problems.push(`target.metric.file: ${JSON.stringify(metric.file)} is an editable or readonly file; name the file the run writes`)
+    }
   }
-  const overlap = input.target.readonly.find((file) => input.target.editable.includes(file))
-  if (overlap) return fail(`target.readonly: ${JSON.stringify(overlap)} is also listed in target.editable`)
 
+  // Stage entries are checked even when the rest of the config is wrong, so every problem is listed at once.
+  const rawStages = input?.stages ?? (raw !== null && typeof raw === "object" && Array.isArray((raw as { stages?: unknown }).stages) ? ((raw as { stages: Array<unknown> }).stages) : [])
   const resolvedStages: Array<ResolvedStageEntry> = []
   const known = stages.kinds()
-  for (const [index, entry] of input.stages.entries()) {
+  for (const [index, entry] of rawStages.entries()) {
     const at = `stages[${index}]`
-    const { kind, name, ...options } = entry
-    if (typeof kind !== "string") return fail(`${at}.kind: expected a stage kind (${known.join(", ")}), got ${kind === undefined ? "nothing" : JSON.stringify(kind)}`)
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      if (input) problems.push(`${at}: expected an object such as { kind: "code-search" }`)
+      continue
+    }
+    const { kind, name, ...options } = entry as Record<string, unknown>
+    if (typeof kind !== "string") {
+      problems.push(`${at}.kind: expected a stage kind (${known.join(", ")}), got ${kind === undefined ? "nothing" : JSON.stringify(kind)}`)
+      continue
+    }
     if (!known.includes(kind)) {
       const suggestion = suggestName(kind, known)
-      return fail(`${at}.kind: unknown stage kind ${JSON.stringify(kind)}${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known kinds: ${known.join(", ")}`)
+      problems.push(`${at}.kind: unknown stage kind ${JSON.stringify(kind)}${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known kinds: ${known.join(", ")}`)
+      continue
     }
-    if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)))
-      return fail(`${at}.name: expected a name of letters, digits, "-" and "_", got ${JSON.stringify(name)}`)
+    if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name))) {
+      problems.push(`${at}.name: expected a name of letters, digits, "-" and "_", got ${JSON.stringify(name)}`)
+      continue
+    }
     const stageName = (name as string | undefined) ?? kind
-    if (resolvedStages.some((s) => s.name === stageName))
-      return fail(`${at}.name: stage name ${JSON.stringify(stageName)} is used twice; give each stage a distinct name`)
+    if (resolvedStages.some((s) => s.name === stageName)) problems.push(`${at}.name: stage name ${JSON.stringify(stageName)} is used twice; give each stage a distinct name`)
     const decoded = stages.decode(kind, options, at)
-    if (!decoded.ok) return fail(decoded.message)
-    resolvedStages.push({ kind, name: stageName, options: decoded.value })
+    if (!decoded.ok) problems.push(...decoded.message.split("\n"))
+    else resolvedStages.push({ kind, name: stageName, options: decoded.value })
   }
 
+  if (!input || problems.length > 0) return { ok: false, message: listProblems(configFile, problems) }
   const { executor } = input
   return {
     ok: true,

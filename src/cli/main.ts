@@ -7,6 +7,7 @@ import { Cause, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
 import { isUserFacingError } from "../domain/errors.ts"
 import { packageVersion } from "../packageRoot.ts"
+import { cleanCommand } from "./commands/clean.ts"
 import { dashboardCommand } from "./commands/dashboard.ts"
 import { doctorCommand } from "./commands/doctor.ts"
 import { promptsCommand } from "./commands/prompts.ts"
@@ -16,7 +17,7 @@ import { statusCommand } from "./commands/status.ts"
 
 export const rootCommand = Command.make("twoloop").pipe(
   Command.withDescription("staged automated ML research: GEPA evolves the research agent's instructions and directions, a code-search loop runs real experiments"),
-  Command.withSubcommands([runCommand, resumeCommand, statusCommand, reportCommand, compareCommand, dashboardCommand, promptsCommand, doctorCommand]),
+  Command.withSubcommands([runCommand, resumeCommand, statusCommand, reportCommand, compareCommand, cleanCommand, dashboardCommand, promptsCommand, doctorCommand]),
 )
 
 /** Renders how the program ended and returns the process exit code. */
@@ -27,7 +28,8 @@ export const renderExit = (exit: Exit.Exit<unknown, unknown>, write: (text: stri
   if (failure && "error" in failure) {
     const error = failure.error as { _tag?: string; message?: string }
     if (isUserFacingError(error)) {
-      write(`twoloop: ${error.message}\n`)
+      // One line per problem (a config error lists every problem it found).
+      for (const line of error.message.split("\n")) write(`twoloop: ${line}\n`)
       return 1
     }
     if (error?._tag === "ShowHelp") {
@@ -49,7 +51,20 @@ export const renderExit = (exit: Exit.Exit<unknown, unknown>, write: (text: stri
   return 70
 }
 
+/**
+ * Output piped into a reader that stops early (`twoloop status | head -1`) must end quietly: once a
+ * write fails with EPIPE, further writes to that stream are dropped and the command finishes normally.
+ */
+export const quietOnBrokenPipe = (stream: NodeJS.WriteStream) => {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error
+    stream.write = (() => true) as typeof stream.write
+  })
+}
+
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  quietOnBrokenPipe(process.stdout)
+  quietOnBrokenPipe(process.stderr)
   const program = Command.runWith(rootCommand, { version: packageVersion(), renderErrors: false })(argv).pipe(Effect.provide(NodeServices.layer))
   const exit = await Effect.runPromiseExit(program)
   return renderExit(exit)

@@ -142,7 +142,10 @@ const walk = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey>, out: A
       return
     case "Filter": {
       const annotations = issue.filter.annotations as { expected?: string; message?: string } | undefined
+      const own = issue.issue._tag === "InvalidValue" ? issue.issue.annotations?.message : undefined
       if (annotations?.message) out.push({ path, message: annotations.message })
+      // A filter that returned its own message (a string) says best what is wrong.
+      else if (typeof own === "string") out.push({ path, message: own })
       else if (issue.issue._tag === "InvalidValue" || issue.issue._tag === "InvalidType")
         out.push({ path, message: expectedGot(annotations?.expected ?? "a valid value", issue) })
       else walk(issue.issue, path, out, knownKeys)

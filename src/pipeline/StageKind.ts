@@ -14,7 +14,7 @@ import type { LlmError, StageFailed, WorkspaceError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
 import { InnerSummary as InnerSummaryCodec, type InnerSummary, OuterSummary as OuterSummaryCodec, type OuterSummary, type StageRole } from "../domain/StageSummary.ts"
-import { strictParseOptions, summarizeIssue } from "../common/schemaIssues.ts"
+import { formatIssueLine, issueLines, strictParseOptions } from "../common/schemaIssues.ts"
 import type { Llm } from "../services/Llm.ts"
 import type { Progress } from "../services/Progress.ts"
 import type { Prompts } from "../services/Prompts.ts"
@@ -52,6 +52,22 @@ export type StageServices = Store | Library | Llm | Prompts | Progress | StageEx
 
 export type StageRunError = StageFailed | LlmError | WorkspaceError
 
+/** What a stage kind can tell about a config before a run starts. */
+export interface PreflightFinding {
+  /** `error` refuses the run before anything is created; `warning` and `note` are shown and recorded with the run. */
+  readonly level: "error" | "warning" | "note"
+  /** One line. An error names the key path it is about: `stages[1].budget.experiments: ...`, `target.editable: ...`. */
+  readonly message: string
+}
+
+export interface PreflightContext<Options> {
+  readonly config: ResolvedConfig
+  readonly options: Options
+  readonly stageName: string
+  /** The entry's key path in the config, e.g. `stages[1]`. */
+  readonly at: string
+}
+
 export interface StageKind<Fields extends Schema.Struct.Fields = Schema.Struct.Fields, Summary = unknown> {
   readonly kind: string
   readonly description: string
@@ -69,6 +85,12 @@ export interface StageKind<Fields extends Schema.Struct.Fields = Schema.Struct.F
    */
   readonly summary: Schema.Codec<Summary, unknown>
   readonly run: (context: StageContext<Schema.Struct<Fields>["Type"]>) => Effect.Effect<StageOutcome<Summary>, StageRunError, StageServices>
+  /**
+   * Checks what can be known before a run starts — the budget, what there is to search in the target's
+   * files — by reading the config and the files on disk only (no store, no git, no processes). Errors
+   * refuse the run before its row, branches or worktrees exist; `twoloop doctor` prints all findings.
+   */
+  preflight?(context: PreflightContext<Schema.Struct<Fields>["Type"]>): ReadonlyArray<PreflightFinding>
 }
 
 type RoleSummary<Role extends StageRole> = Role extends "inner" ? InnerSummary : OuterSummary
@@ -102,7 +124,8 @@ export const registryDecoder: StageEntryDecoder = {
     if (Exit.isSuccess(exit)) return { ok: true, value: exit.value }
     const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
     const issue = failure && "error" in failure ? (failure.error as Schema.SchemaError).issue : undefined
-    return { ok: false, message: issue ? summarizeIssue(issue, [at]) : `${at}: invalid options` }
+    const lines = issue ? issueLines(issue).map((line) => formatIssueLine({ path: [at, ...line.path], message: line.message })) : []
+    return { ok: false, message: lines.length > 0 ? lines.join("\n") : `${at}: invalid options` }
   },
 }
 

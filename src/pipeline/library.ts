@@ -86,19 +86,34 @@ export const parseEntryMarkdown = (text: string, file: string): ParsedEntry => {
   }
 }
 
-/** Saves the best candidate of each completed outer stage of a run into the library; returns the saved entries. */
-export const saveRunPrompts = (store: StoreShape, library: StoreShape, runId: string): Effect.Effect<Array<LibraryEntry>> =>
+export interface SavedPrompts {
+  readonly saved: ReadonlyArray<LibraryEntry>
+  /** Outer stages whose best candidate evolved nothing (the seed itself, or a library entry as it was). */
+  readonly unchanged: ReadonlyArray<{ readonly stage: string; readonly origin: string }>
+}
+
+/**
+ * Saves the best candidate of each completed outer stage of a run into the library. A best candidate
+ * that is a starting point itself (the seed, or a library entry unchanged) is not an evolved prompt and
+ * is not saved.
+ */
+export const saveRunPrompts = (store: StoreShape, library: StoreShape, runId: string): Effect.Effect<SavedPrompts> =>
   Effect.gen(function* () {
     const built = yield* reportOf(store, runId)
-    if (!built) return []
+    if (!built) return { saved: [], unchanged: [] }
     const { report, data } = built
     const snapshot = decodeConfigSnapshot(data.run.configJson)
     const config = snapshot.ok ? snapshot.config : undefined
     const saved: Array<LibraryEntry> = []
+    const unchanged: Array<{ stage: string; origin: string }> = []
     for (const outer of data.outer.filter((o) => o.stage.status === "completed")) {
       const means = validationMeans(outer.evaluations)
       const best = bestCandidate(outer.candidates, means)
       if (!best) continue
+      if (best.parents.length === 0) {
+        unchanged.push({ stage: outer.stage.name, origin: best.origin })
+        continue
+      }
       const inner = report.arms[outer.stage.arm] ?? null
       const entry: LibraryEntry = {
         id: entryId(best.components),
@@ -118,5 +133,5 @@ export const saveRunPrompts = (store: StoreShape, library: StoreShape, runId: st
       yield* library.library.putLibraryEntry(entry)
       saved.push(entry)
     }
-    return saved
+    return { saved, unchanged }
   })

@@ -31,8 +31,20 @@ const selfModule = (relative: string) => path.resolve(path.dirname(here), `${rel
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0]!
 
+/** The extensions a config file may have: TypeScript and JavaScript modules (through jiti), and JSON. */
+export const configExtensions = [".ts", ".mts", ".cts", ".mjs", ".js", ".cjs", ".json"]
+
 /** Loads the raw exported data of a config file. */
 export const loadRawConfig = (file: string): Effect.Effect<unknown, ConfigError> =>
+  configExtensions.includes(path.extname(file).toLowerCase())
+    ? loadSupported(file)
+    : Effect.fail(
+        new ConfigError({
+          message: `${file}: unsupported config file type ${JSON.stringify(path.extname(file) || "(no extension)")}; use one of ${configExtensions.join(", ")} (e.g. pipeline.config.ts exporting defineConfig({...}), or the same data as pipeline.config.json)`,
+        }),
+      )
+
+const loadSupported = (file: string): Effect.Effect<unknown, ConfigError> =>
   Effect.tryPromise({
     try: async () => {
       if (file.endsWith(".json")) return JSON.parse(fs.readFileSync(file, "utf8")) as unknown

@@ -13,7 +13,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { type Arm, decodeConfigSnapshot, type ResolvedConfig } from "../config.ts"
 import { sha256 } from "../common/hash.ts"
-import { RunError } from "../domain/errors.ts"
+import { ConfigError, RunError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
 import type { InnerSummary, OuterSummary, StageRole } from "../domain/StageSummary.ts"
@@ -23,6 +23,8 @@ import { lockOwnerId } from "../services/store/runs.ts"
 import { Workspace } from "../services/Workspace.ts"
 import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
+import { cleanedEventKind } from "./clean.ts"
+import { preflight } from "./preflight.ts"
 import { writeReport } from "./report/write.ts"
 import { encodeSummary, getStageKind, innerSummaryOf, outerSummaryOf, registryDecoder, roleOf, type StageRunError, type StageServices } from "./StageKind.ts"
 import { failpoint } from "../services/failpoints.ts"
@@ -65,7 +67,7 @@ export interface RunSummary {
   readonly reportFile: string | null
 }
 
-export type RunFailure = StageRunError | RunError
+export type RunFailure = StageRunError | RunError | ConfigError
 
 export const newRunId = (date = new Date()) => {
   const stamp = date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
@@ -185,8 +187,11 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
     yield* store.runs.releaseRunLock(runId, lock.owner)
     const written = yield* writeReport(store, runId)
     const library = yield* Library
-    for (const entry of yield* saveRunPrompts(store, library, runId))
-      yield* progress.emit({ runId, kind: "prompt-saved", message: `saved the best evolved prompt as ${entry.id} in the prompt library (twoloop prompts show ${entry.id})` })
+    const prompts = yield* saveRunPrompts(store, library, runId)
+    for (const entry of prompts.saved)
+      yield* progress.emit({ runId, kind: "prompt-saved", message: `saved the best evolved prompt as ${entry.id} in the prompt library ${library.file} (twoloop prompts show ${entry.id})` })
+    for (const { stage, origin } of prompts.unchanged)
+      yield* progress.emit({ runId, kind: "prompt-unchanged", message: `${stage}: the best candidate is the ${origin === "library" ? "library entry it started from" : "seed"} itself; nothing evolved, nothing saved to the prompt library` })
     const finalStages = yield* store.runs.listStages(runId)
     yield* progress.emit({
       runId,
@@ -236,6 +241,8 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
     const progress = yield* Progress
     const plan = planArms(config, options)
     if (!plan) return yield* new RunError({ message: `no stage named "${options.stage}" in ${config.configFile} (stages: ${config.stages.map((s) => s.name).join(", ")})` })
+    // Config, target and budget problems refuse the run here, before its row, branches or worktrees exist.
+    const checked = yield* preflight(config, [...new Set(plan.map((p) => p.name))])
     const runId = newRunId()
     const runDir = runDirOf(config, runId)
     fs.mkdirSync(runDir, { recursive: true })
@@ -261,6 +268,8 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
       kind: "run-started",
       message: `run ${runId} (${config.name}): ${plan.map((p) => (p.arm === "hybrid" ? p.name : `${p.arm}:${p.name}`)).join(" → ")}; store ${config.store}`,
     })
+    for (const note of checked.notes) yield* progress.emit({ runId, kind: "preflight-note", message: note })
+    for (const warning of checked.warnings) yield* progress.emit({ runId, kind: "preflight-warning", message: `warning: ${warning}` })
     return yield* executeRun(runId, config, options)
   })
 
@@ -272,6 +281,8 @@ export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effec
     const run = yield* store.runs.getRun(runId)
     if (!run) return yield* new RunError({ message: `no run ${runId} in ${store.file}` })
     if (run.status === "completed") return yield* new RunError({ message: `run ${runId} already completed` })
+    const cleaned = yield* store.use((db) => db.prepare("SELECT 1 FROM events WHERE run_id = ? AND kind = ? LIMIT 1").get(runId, cleanedEventKind))
+    if (cleaned) return yield* new RunError({ message: `run ${runId} was cleaned (twoloop clean removed its worktrees and branches) and cannot be resumed; start a new run` })
     const snapshot = decodeConfigSnapshot(run.configJson)
     if (!snapshot.ok) return yield* new RunError({ message: `run ${runId}: ${snapshot.message}` })
     const config = snapshot.config

@@ -26,6 +26,7 @@ import type { SearchRuntime } from "./runtime.ts"
 import { settle } from "./settle.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
 import { mean } from "../../src/common/stats.ts"
+import { seedsIgnoredWarning, seedsLookIgnored } from "../experiment-kit/seeds.ts"
 
 type SearchServices = Store | Workspace | Executor | Llm | Progress
 
@@ -89,12 +90,18 @@ const runBaselines = (runtime: SearchRuntime, control: SearchControl) =>
         }),
       ]
     }
+    const measuring = rows.filter(isUnfinished)
     yield* Effect.forEach(
-      rows.filter(isUnfinished),
+      measuring,
       (row) => runtime.runRow(row, placementOf(runtime, row.worker)),
       { concurrency: runtime.setup.worktrees.length, discard: true },
     )
     const all = yield* runtime.experiments
+    const baselines = all.filter((e) => e.purpose === "baseline" && e.status === "measured")
+    if (measuring.length > 0 && seedsLookIgnored(baselines)) {
+      const progress = yield* Progress
+      yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "seeds-ignored", message: seedsIgnoredWarning(runtime.stageName, runtime.target.metric.name, baselines) })
+    }
     if (baselineRuns(all).length === 0) {
       const failed = all.find((e) => e.purpose === "baseline")
       return yield* new StageFailed({

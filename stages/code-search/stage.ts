@@ -18,6 +18,7 @@ import type { Drift, Transfer } from "../../src/domain/StageSummary.ts"
 import { incumbentDrift, keptEdits, noiseGroups, summarize } from "./bookkeeping.ts"
 import { pooledNoise } from "./keepRule.ts"
 import { CodeSearchOptions, resolveSettings } from "./options.ts"
+import { codeSearchPreflight } from "./preflight.ts"
 import { runPromotions } from "./promote.ts"
 import { handoffScenario, runRevalidations, transferOf } from "./revalidate.ts"
 import { makeAgentProposer, makeOfflineProposer, type Proposer } from "../experiment-kit/proposers.ts"
@@ -73,8 +74,9 @@ export const runCodeSearch = (context: StageContext<typeof CodeSearchOptions.Typ
           timeBudgetSeconds: settings.timeBudgetSeconds,
           runId: context.runId,
           stageId: stage.id,
+          ...(runner.tunables ? { tunableContext: runner.tunables } : {}),
         })
-      : makeOfflineProposer(directions)
+      : makeOfflineProposer(directions, runner.tunables)
 
     const runtime = yield* makeRuntime({
       runId: context.runId,
@@ -185,4 +187,5 @@ export const codeSearchStage: StageKind<typeof CodeSearchOptions.fields, CodeSea
   options: CodeSearchOptions,
   summary: CodeSearchSummary,
   run: runCodeSearch,
+  preflight: codeSearchPreflight,
 })

@@ -6,6 +6,7 @@
 import type { MetricDirection } from "../../src/config.ts"
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
+import { describeTunable, type TunableInspection } from "./tunables/index.ts"
 
 export const truncate = (text: string, maxLines: number, maxBytes: number, keep: "head" | "tail" = "head"): string => {
   const lines = text.split("\n")
@@ -42,6 +43,8 @@ export interface AgentPromptInput {
   readonly timeBudgetSeconds: number
   readonly files: ReadonlyMap<string, string>
   readonly readonlyFiles: ReadonlyArray<string>
+  /** The tunables found in the editable files, and the ones set aside (listed so the agent does not edit what cannot take effect). */
+  readonly tunables?: TunableInspection
   readonly recent: ReadonlyArray<RecentExperiment>
   readonly inFlight: ReadonlyArray<string>
   readonly crash?: { readonly edit: Edit; readonly logTail: string; readonly attempt: number; readonly maxAttempts: number }
@@ -51,6 +54,20 @@ export interface AgentPromptInput {
 const fmt = (value: number | null) => (value === null ? "-" : Number(value.toPrecision(5)).toString())
 
 const fence = (file: string) => (file.endsWith(".py") ? "python" : /\.(m?js|ts)$/.test(file) ? "js" : "")
+
+/** The tunables section: what can be moved, and what editing would not change (bounded). */
+export const renderTunables = (inspection: TunableInspection): string => {
+  const lines = ["# Tunables", ""]
+  lines.push(
+    inspection.tunables.length > 0
+      ? `Values found in the editable files (you may change other code too):\n${inspection.tunables.slice(0, 60).map((t) => `- ${describeTunable(t)}`).join("\n")}`
+      : "No tunable values were found in the editable files; change the code itself.",
+  )
+  const overridden = inspection.setAside.filter((s) => s.overridden)
+  if (overridden.length > 0)
+    lines.push("", `Do not edit these: something else sets them, so an edit cannot take effect (such an edit is rejected):\n${overridden.slice(0, 30).map((s) => `- ${s.tunable.name} (${s.tunable.file}:${s.tunable.line}): ${s.reason}`).join("\n")}`)
+  return lines.join("\n")
+}
 
 export const renderAgentPrompt = (input: AgentPromptInput): string => {
   const sections: Array<string> = []
@@ -80,6 +97,7 @@ export const renderAgentPrompt = (input: AgentPromptInput): string => {
   if (input.note) sections.push(`# Note\n\n${input.note}`)
   const files = [...input.files].map(([file, content]) => `## ${file}\n\n\`\`\`${fence(file)}\n${truncate(content, 800, 60_000)}\n\`\`\``)
   sections.push(`# Editable files\n\n${files.join("\n\n")}`)
+  if (input.tunables) sections.push(renderTunables(input.tunables))
   if (input.recent.length > 0) {
     const rows = input.recent.map(
       (e) => `| ${e.seq} | ${e.status} | ${fmt(e.metric)} | ${fmt(e.improvement)} | ${(e.description || "-").replace(/\|/g, "/")} | ${(e.reason ?? "").replace(/\|/g, "/").slice(0, 120)} |`,

@@ -24,7 +24,7 @@ import type { Rng } from "../../src/common/rng.ts"
 import type { Edit, FileChange } from "../../src/domain/Edit.ts"
 import type { Direction } from "../../src/domain/Handoff.ts"
 import { applyChanges } from "./edits.ts"
-import { changesOfEdit, findTunables, formatNumber, plainText, pointSignature, type Tunable } from "./tunables/index.ts"
+import { changesOfEdit, findTunables, formatNumber, plainText, pointSignature, type Tunable, type TunableContext } from "./tunables/index.ts"
 
 /** One tunable set to a new value (value texts as the source writes them). */
 export interface Assignment {
@@ -61,6 +61,8 @@ export interface OfflineInput {
   readonly rng: Rng
   /** Improvements of at most this size are noise (the history's unit); 0 or absent: unknown. */
   readonly noise?: number
+  /** How the target runs: tunables its command sets are never moved. */
+  readonly context?: TunableContext
 }
 
 const coarse = [2, 0.5]
@@ -167,9 +169,10 @@ export const inertTunables = (history: ReadonlyArray<MoveOutcome>, noise: number
  * `proposeOffline` takes the first.
  */
 export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
-  const tunables = findTunables(input.files)
+  const tunables = findTunables(input.files, input.context)
   const byName = new Map(tunables.map((t) => [t.name, t]))
-  const point = pointSignature(tunables)
+  // The point is every tunable's value, whatever the command sets (as replayMoves computes it).
+  const point = pointSignature(findTunables(input.files))
   const noise = input.noise ?? 0
   const triedHere = new Set([...input.history, ...input.pending].filter((m) => m.point === point).map((m) => moveKey(m.changes)))
   const single = (name: string, to: string) => moveKey([{ name, to }])

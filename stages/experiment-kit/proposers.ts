@@ -15,6 +15,7 @@ import { Llm } from "../../src/services/Llm.ts"
 import { type RecentExperiment, renderAgentPrompt } from "./agentPrompt.ts"
 import { applyChanges } from "./edits.ts"
 import { type Move, type MoveOutcome, proposeOffline } from "./moves.ts"
+import { inspectTunables, type TunableContext } from "./tunables/index.ts"
 
 export interface ProposalRequest {
   readonly worker: number
@@ -46,13 +47,13 @@ export interface Proposer {
   readonly propose: (request: ProposalRequest) => Effect.Effect<ProposalResult, never, Llm>
 }
 
-export const makeOfflineProposer = (directions: ReadonlyArray<Direction>): Proposer => ({
+export const makeOfflineProposer = (directions: ReadonlyArray<Direction>, context?: TunableContext): Proposer => ({
   name: "offline",
   offline: true,
   fixesCrashes: false,
   propose: (request) =>
     Effect.sync(() => {
-      const proposal = proposeOffline({ files: request.files, directions, history: request.history, pending: request.pendingMoves, rng: request.rng, noise: request.gate })
+      const proposal = proposeOffline({ files: request.files, directions, history: request.history, pending: request.pendingMoves, rng: request.rng, noise: request.gate, ...(context ? { context } : {}) })
       return proposal ? { _tag: "Edit", edit: proposal.edit, move: proposal.move } : { _tag: "Exhausted" }
     }),
 })
@@ -68,6 +69,8 @@ export interface AgentSettings {
   readonly runId: string
   readonly stageId: number
   readonly purpose?: string
+  /** How the target runs: the prompt lists the tunables, and which ones the command sets. */
+  readonly tunableContext?: TunableContext
 }
 
 export const makeAgentProposer = (settings: AgentSettings): Proposer => ({
@@ -87,6 +90,7 @@ export const makeAgentProposer = (settings: AgentSettings): Proposer => ({
         timeBudgetSeconds: settings.timeBudgetSeconds,
         files: request.files,
         readonlyFiles: settings.readonlyFiles,
+        tunables: inspectTunables(request.files, settings.tunableContext),
         recent: request.recent,
         inFlight: request.pendingDescriptions,
         ...(request.crash ? { crash: request.crash } : {}),

@@ -20,8 +20,9 @@ import { Store } from "../../src/services/Store.ts"
 import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
 import { hardLimitSeconds, type RunLimits } from "./limits.ts"
-import { classifyEnding, metricScanner } from "./metric.ts"
+import { classifyEnding, metricFromJson, metricScanner } from "./metric.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
+import { ineffectiveChanges, type TunableContext } from "./tunables/index.ts"
 
 export interface RunnerContext {
   readonly target: ResolvedTarget
@@ -35,6 +36,8 @@ export interface RunnerContext {
   readonly logDir: string
   readonly limits: RunLimits
   readonly fingerprint: EnvironmentFingerprint
+  /** How the target runs (its command's flags override tunables); default: just the command. */
+  readonly tunables?: TunableContext
 }
 
 export const hashFile = (file: string): string | null => {
@@ -138,6 +141,8 @@ export const applyEditGuarded = (context: RunnerContext, worktree: Worktree, edi
     const applied = applyChanges(before, edit.changes)
     if (!applied.ok) return yield* refuse(applied.reason)
     if (isSeedOnlyChange(before, applied.files)) return yield* refuse("the edit only changes a seed; seeds come from the harness (TWOLOOP_SEED) and are not improvements")
+    const ineffective = ineffectiveChanges(before, applied.files, context.tunables ?? { command: context.target.command })
+    if (ineffective) return yield* refuse(`the edit cannot take effect: it only changes ${ineffective.map((s) => `${s.tunable.name}, which ${s.reason.replace(/^the command sets it/, "the command sets")}`).join("; ")}`)
     for (const [file, content] of applied.files) fs.writeFileSync(path.join(worktree.targetPath, file), content)
     const allowed = editableInRepo(context)
     const changed = yield* workspace.status(worktree)
@@ -164,11 +169,22 @@ const diffOfEdit = (context: RunnerContext, edit: Edit, commit: string) =>
     return applied.ok ? unifiedDiff(before, applied.files) : null
   })
 
+/** The metric file a run wrote, or undefined when it wrote none. */
+const readMetricFile = (worktree: Worktree, file: string): string | undefined => {
+  try {
+    return fs.readFileSync(path.join(worktree.targetPath, file), "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /** Judges how the process ended (metric, readonly files untouched) and records it on the row. */
 const recordEnding = (context: RunnerContext, experiment: Experiment, worktree: Worktree, base: string, ending: ProcessEnding, scanner: ReturnType<typeof metricScanner>, diff: string | null) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const classification = classifyEnding(ending, scanner.result(), context.target.metric.name)
+    const metric = context.target.metric
+    const scan = metric.file === undefined ? scanner.result() : metricFromJson(readMetricFile(worktree, metric.file), metric)
+    const classification = classifyEnding(ending, scan, metric)
     const tampered = readonlyDrift(context, worktree)
     const status = tampered ? "rejected" : classification.status === "ok" ? "measured" : classification.status
     yield* store.experiments.finishExperiment(experiment.id, {
@@ -194,7 +210,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     const { worktree, slot } = placement
     const base = experiment.baseCommit ?? context.setup.baseCommit
     const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
-    const scanner = metricScanner(context.target.metric.name)
+    const scanner = metricScanner(context.target.metric)
     const spec = {
       experimentId: experiment.id,
       cwd: worktree.targetPath,
@@ -244,6 +260,8 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       return (yield* store.experiments.getExperiment(experiment.id))!
     }
 
+    // A metric file left by an earlier run (git clean keeps ignored files) must not count for this one.
+    if (context.target.metric.file !== undefined) fs.rmSync(path.join(worktree.targetPath, context.target.metric.file), { force: true })
     const ending = yield* executor.run(spec).pipe(Effect.onInterrupt(() => store.experiments.requeueExperiment(experiment.id)))
     yield* failpoint("experiment-ended")
     return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff)

@@ -14,6 +14,7 @@ import { Executor, type Slot } from "../../src/services/Executor.ts"
 import { Workspace, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import type { RunLimits } from "./limits.ts"
 import type { RunnerContext } from "./runner.ts"
+import { tunableContextOf } from "./tunables/target.ts"
 
 export interface TargetWorkspace {
   readonly setup: WorkspaceSetup
@@ -70,6 +71,7 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
       logDir: options.logDir,
       limits: options.limits,
       fingerprint: yield* executor.fingerprint,
+      tunables: tunableContextOf(config.target),
     }
     return { setup, slots: slots.slice(0, options.workers), runner } satisfies TargetWorkspace
   })

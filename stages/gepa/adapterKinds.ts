@@ -6,7 +6,7 @@
  */
 import type { Effect, Schema } from "effect"
 import type { Handoff } from "../../src/domain/Handoff.ts"
-import type { StageContext, StageRunError, StageServices } from "../../src/pipeline/StageKind.ts"
+import type { PreflightContext, PreflightFinding, StageContext, StageRunError, StageServices } from "../../src/pipeline/StageKind.ts"
 import type { GepaAdapter, GepaExample } from "./adapter.ts"
 import type { Components, ComponentsInput } from "./candidate.ts"
 
@@ -33,6 +33,10 @@ export interface GepaAdapterKind<Fields extends Schema.Struct.Fields = Schema.St
     options: Schema.Struct<Fields>["Type"],
     context: StageContext<unknown>,
   ) => Effect.Effect<PreparedAdapter<any>, StageRunError, StageServices>
+  /** The sizes of the train and validation sets these options give, when known before the run (for the budget). */
+  readonly sizes?: (options: Schema.Struct<Fields>["Type"], context: PreflightContext<unknown>) => { readonly train: number; readonly val: number } | undefined
+  /** Pre-flight findings about these options (see StageKind.preflight); `context.at` is the stage entry's path. */
+  readonly preflight?: (options: Schema.Struct<Fields>["Type"], context: PreflightContext<unknown>) => ReadonlyArray<PreflightFinding>
 }
 
 const registryKey = Symbol.for("twoloop.gepaAdapterKinds")

@@ -12,7 +12,10 @@ import { descendsFromLibrary, seedOf } from "../../src/domain/Candidate.ts"
 import type { LibraryEntry } from "../../src/domain/LibraryEntry.ts"
 import { OuterSummary } from "../../src/domain/StageSummary.ts"
 import { Library } from "../../src/services/Store.ts"
-import { registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
+import { type PreflightContext, type PreflightFinding, registerStageKind, type StageContext, type StageKind } from "../../src/pipeline/StageKind.ts"
+import { Progress } from "../../src/services/Progress.ts"
+import { affordance, affordanceText } from "./affordance.ts"
+import { defaultMinibatchSize } from "./sampler.ts"
 import { adapterKindRegistry, type GepaAdapterKind } from "./adapterKinds.ts"
 import { promptAdapterKind } from "./adapters/promptKind.ts"
 import { researchAdapterKind } from "./research/kind.ts"
@@ -66,6 +69,19 @@ const runGepa = (context: StageContext<GepaOptions>) =>
     const adapterKind = adapterKindRegistry().get(options.adapter.kind)
     if (adapterKind === undefined) return yield* new StageFailed({ message: `unknown gepa adapter kind ${JSON.stringify(options.adapter.kind)}`, stage: context.stage.name })
     const prepared = yield* adapterKind.prepare(options.adapter, context as StageContext<unknown>)
+    // Say what the budget buys before the first (slow) evaluation; refuse a fresh start it cannot pay for.
+    const progress = yield* Progress
+    const bought =
+      options.budget.metricCalls === undefined
+        ? undefined
+        : affordance(options.budget.metricCalls, { train: prepared.trainset.length, val: prepared.valset.length }, options.minibatchSize ?? defaultMinibatchSize)
+    if (bought && bought.iterations === 0 && !context.resuming) return yield* new StageFailed({ stage: context.stage.name, message: `${context.stage.name}: ${affordanceText(bought)}` })
+    yield* progress.emit({
+      runId: context.runId,
+      stageId: context.stage.id,
+      kind: "gepa-budget",
+      message: `${context.stage.name}: gepa over ${prepared.trainset.length} train / ${prepared.valset.length} validation examples (${options.adapter.kind} adapter); ${bought ? affordanceText(bought) : "no metric-call limit"}${context.resuming ? " (resuming)" : ""}`,
+    })
     const state = yield* makeSqliteStatePort(context.stage.id)
     const extraSeeds = yield* librarySeeds(context, options.seedFromLibrary, toComponents(prepared.seedCandidate))
     const reflectionModel = options.reflectionModel ?? config.reflectionModel
@@ -127,6 +143,20 @@ const runGepa = (context: StageContext<GepaOptions>) =>
     }
   })
 
+/** The budget and the adapter's own pre-flight findings (see StageKind.preflight). */
+const gepaPreflight = (context: PreflightContext<GepaOptions>): Array<PreflightFinding> => {
+  const { options, at } = context
+  const adapterKind = adapterKindRegistry().get(options.adapter.kind)
+  const findings: Array<PreflightFinding> = [...(adapterKind?.preflight?.(options.adapter, context as PreflightContext<unknown>) ?? [])]
+  const sizes = adapterKind?.sizes?.(options.adapter, context as PreflightContext<unknown>)
+  if (options.budget.metricCalls !== undefined && sizes) {
+    const bought = affordance(options.budget.metricCalls, sizes, options.minibatchSize ?? defaultMinibatchSize)
+    // What the budget buys is said when the stage starts; here only a budget that buys nothing matters.
+    if (bought.iterations === 0) findings.push({ level: "error", message: `${at}.budget.metricCalls: ${affordanceText(bought)}` })
+  }
+  return findings
+}
+
 /** Resolves `seedFromLibrary` to library entries whose components fit the seed's. */
 const librarySeeds = (context: StageContext<GepaOptions>, option: GepaOptions["seedFromLibrary"], seed: Components) =>
   Effect.gen(function* () {
@@ -165,6 +195,7 @@ export const makeGepaStageKind = (adapterKinds: ReadonlyArray<GepaAdapterKind<an
     options,
     summary: OuterSummary,
     run: (context) => runGepa(context as StageContext<GepaOptions>),
+    preflight: (context) => gepaPreflight(context as PreflightContext<GepaOptions>),
   } satisfies StageKind<typeof options.fields, OuterSummary>
 }
 

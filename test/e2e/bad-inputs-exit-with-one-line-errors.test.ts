@@ -36,14 +36,11 @@ const oneLineError = async (dir: string) => {
 }
 
 describe.concurrent("bad inputs", () => {
-  it("a target command that does not exist fails the stage with the reason and the log", async () => {
+  it("a target command that does not exist is refused before anything is created", async () => {
     const dir = project({ command: "no-such-trainer --fast" })
     const error = await oneLineError(dir)
-    expect(error).toMatch(/inner: the baseline run failed \(command not found \(exit 127\)\); log: \S+experiment-1\.log/)
-    const db = new Database(path.join(dir, ".twoloop/twoloop.db"), { readonly: true })
-    expect(db.prepare("SELECT status FROM runs").get()).toEqual({ status: "failed" })
-    expect(db.prepare("SELECT status, reason FROM experiments WHERE seq = 1").get()).toEqual({ status: "crash", reason: "command not found (exit 127)" })
-    db.close()
+    expect(error).toBe(`twoloop: ${path.join(dir, "pipeline.config.json")}: target.command: no-such-trainer is not on PATH`)
+    expect(fs.existsSync(path.join(dir, ".twoloop"))).toBe(false)
   })
 
   it("an unwritable store location names the store", async () => {

@@ -21,7 +21,7 @@ const project = (raw: Record<string, unknown>) => {
   fs.writeFileSync(path.join(root, "target/train.py"), "print('val_bpb: 1.0')\n")
   fs.writeFileSync(
     path.join(root, "pipeline.config.json"),
-    JSON.stringify({ target: { dir: "target", editable: ["train.py"], command: "python train.py", metric: { name: "val_bpb", direction: "minimize" }, timeBudgetSeconds: 5 }, stages: [{ kind: "code-search", name: "inner" }], ...raw }),
+    JSON.stringify({ target: { dir: "target", editable: ["train.py"], command: "python3 train.py", metric: { name: "val_bpb", direction: "minimize" }, timeBudgetSeconds: 5 }, stages: [{ kind: "code-search", name: "inner" }], ...raw }),
   )
   return root
 }

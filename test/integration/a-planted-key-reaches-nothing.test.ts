@@ -58,7 +58,7 @@ describe("secrets", () => {
         target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: 'FIXTURE_ENV_DUMP="$DUMPS/env-$TWOLOOP_EXPERIMENT_ID.json" node train.mjs', metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5, env: { DUMPS: dumps } },
         executor: { kind: "local", gpus: "none" },
         stages: [
-          { kind: "gepa", name: "outer", budget: { metricCalls: 9 }, adapter: { kind: "research", scenarios: 3, scoreRange: 2 } },
+          { kind: "gepa", name: "outer", budget: { metricCalls: 12 }, adapter: { kind: "research", scenarios: 3, scoreRange: 2 } },
           { kind: "code-search", name: "inner", budget: { experiments: 4 }, pipelining: false },
         ],
       }),

@@ -71,7 +71,7 @@ describe("the prompt library across projects", () => {
     const { root } = makeProject("quadratic-target")
     fs.writeFileSync(
       path.join(root, "pipeline.config.json"),
-      JSON.stringify({ name: "c", target, executor: { kind: "local", gpus: "none" }, stages: [{ kind: "gepa", budget: { metricCalls: 9 }, seedFromLibrary: "0123456789ab", adapter: { kind: "research" } }] }),
+      JSON.stringify({ name: "c", target, executor: { kind: "local", gpus: "none" }, stages: [{ kind: "gepa", budget: { metricCalls: 12 }, seedFromLibrary: "0123456789ab", adapter: { kind: "research" } }] }),
     )
     const result = await twoloop(["run"], { cwd: root, env: { TWOLOOP_HOME: tempDir() } })
     expect(result.exitCode).toBe(1)

@@ -107,7 +107,7 @@ describe("one process per run", () => {
 
   it("waits out a live-looking holder on another host until its heartbeat expires", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root, 0, 2)
+    writeConfig(root, 0, 3)
     const store = storeOf(root)
     // A finished run, then pretend another machine holds its lock.
     const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root })

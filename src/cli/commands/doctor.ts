@@ -1,6 +1,8 @@
 /**
- * `twoloop doctor`: checks what runs need — node, git, python and torch (for the PyTorch example), GPU
- * visibility, that the store can be written, and that the configured models do what twoloop asks of them:
+ * `twoloop doctor`: checks what runs need — node, git, GPU visibility; with a config, the target as it will
+ * run (the command's own programs, resolved with `target.env`; a Python interpreter that can import what
+ * the target's Python files import, torch included; the pre-flight checks: files that exist, budgets, the
+ * tunables found), that the store can be written, and that the configured models do what twoloop asks of them:
  * the agent model takes one structured call with the real Edit schema, a separate reflection model one
  * plain call, each capped at a few output tokens. Those calls go through the Llm service with a throwaway
  * store (never the user's), no retries and no cache. Exit code 1 when a required check fails; optional
@@ -17,6 +19,7 @@ import { Edit } from "../../domain/Edit.ts"
 import { type LlmError, RunError } from "../../domain/errors.ts"
 import { llmSettingsOf } from "../../pipeline/layers.ts"
 import { findConfigFile, loadConfig } from "../../pipeline/loadConfig.ts"
+import { commandEnv, commandPrograms, preflightReport, scriptOf } from "../../pipeline/preflight.ts"
 import { queryGpus } from "../../services/executor/fingerprint.ts"
 import { Llm, openaiBaseURL } from "../../services/Llm.ts"
 import { Store } from "../../services/Store.ts"
@@ -24,13 +27,85 @@ import { configFlag, printLine } from "../shared.ts"
 
 type Check = { readonly level: "ok" | "warn" | "fail"; readonly name: string; readonly detail: string }
 
-const probe = async (file: string, args: ReadonlyArray<string>) => {
+const probe = async (file: string, args: ReadonlyArray<string>, options: { env?: Record<string, string | undefined>; cwd?: string } = {}) => {
   try {
-    const result = await execa(file, args, { reject: false, timeout: 20_000 })
+    const result = await execa(file, args, { reject: false, timeout: 60_000, ...(options.env ? { env: options.env, extendEnv: false } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) })
     return result.exitCode === 0 ? `${result.stdout}`.trim() || `${result.stderr}`.trim() : null
   } catch {
     return null
   }
+}
+
+/** Top-level module names a Python file imports (`import a.b`, `from a import b`; relative imports skipped). */
+export const pythonImports = (source: string): Array<string> => {
+  const out = new Set<string>()
+  for (const line of source.split("\n")) {
+    const from = /^\s*from\s+([A-Za-z_][\w.]*)\s+import\b/.exec(line)
+    if (from) out.add(from[1]!.split(".")[0]!)
+    const plain = /^\s*import\s+([A-Za-z_][\w.]*(?:\s+as\s+\w+)?(?:\s*,\s*[A-Za-z_][\w.]*(?:\s+as\s+\w+)?)*)\s*(#.*)?$/.exec(line)
+    if (plain) for (const part of plain[1]!.split(",")) out.add(part.trim().split(/\s+/)[0]!.split(".")[0]!)
+  }
+  out.delete("__future__")
+  return [...out]
+}
+
+const findSpecs = "import importlib.util, sys; print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+
+/**
+ * The target's command as it will run: each program resolved with the target's environment; for a Python
+ * interpreter, its version, whether it finds every module the target's Python files import, and torch's
+ * version and device when they import torch.
+ */
+export const targetChecks = async (config: ResolvedConfig): Promise<Array<Check>> => {
+  const checks: Array<Check> = []
+  if (config.executor.kind !== "local") return checks
+  const env = commandEnv(config)
+  const python = (file: string) => file.endsWith(".py")
+  const sources = [...config.target.editable, ...config.target.readonly].filter(python)
+  for (const program of commandPrograms(config.target.command, config.target.dir, env)) {
+    if (program.resolved === null) continue // a pre-flight error says so
+    if (!/^(python|pypy)[\d.]*$/.test(path.basename(program.program))) continue
+    const where = program.resolved === program.program ? program.program : `${program.program} → ${program.resolved}`
+    const version = await probe(program.resolved, ["--version"], { env, cwd: config.target.dir })
+    if (version === null) {
+      checks.push({ level: "fail", name: "python", detail: `the target's interpreter ${where} does not run` })
+      continue
+    }
+    checks.push({ level: "ok", name: "python", detail: `the target's interpreter ${where}: ${version}` })
+    const script = scriptOf(program)
+    const files = [...new Set([...sources, ...(script && python(script) ? [script] : [])])]
+    const imported = new Map<string, string>()
+    for (const file of files) {
+      let text = ""
+      try {
+        text = fs.readFileSync(path.join(config.target.dir, file), "utf8")
+      } catch {
+        continue
+      }
+      for (const module of pythonImports(text)) if (!imported.has(module)) imported.set(module, file)
+    }
+    if (imported.size === 0) continue
+    const missing = (await probe(program.resolved, ["-c", findSpecs, ...imported.keys()], { env, cwd: config.target.dir }))?.split(/\s+/).filter((m) => m.length > 0)
+    if (missing === undefined) checks.push({ level: "fail", name: "imports", detail: `${where} could not check the target's imports` })
+    else if (missing.length > 0)
+      checks.push({ level: "fail", name: "imports", detail: `${where} cannot import ${missing.map((m) => `${m} (imported by ${imported.get(m)})`).join(", ")}; set target.env.PATH or the command to the interpreter that has them` })
+    else checks.push({ level: "ok", name: "imports", detail: `${where} imports ${[...imported.keys()].join(", ")}` })
+    if (imported.has("torch") && !missing?.includes("torch")) {
+      const torch = await probe(program.resolved, ["-c", "import torch; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"], { env, cwd: config.target.dir })
+      checks.push(torch ? { level: "ok", name: "torch", detail: `${where}: torch ${torch}` } : { level: "fail", name: "torch", detail: `${where} finds torch but cannot import it` })
+    }
+  }
+  return checks
+}
+
+/** The pre-flight findings of every stage in the config: errors fail, warnings warn, notes (the tunables found) inform. */
+export const preflightChecks = (config: ResolvedConfig): Array<Check> => {
+  const report = preflightReport(config, config.stages.map((s) => s.name))
+  return [
+    ...report.errors.map((detail): Check => ({ level: "fail", name: "pre-flight", detail })),
+    ...report.warnings.map((detail): Check => ({ level: "warn", name: "pre-flight", detail })),
+    ...report.notes.map((detail): Check => ({ level: "ok", name: "search", detail })),
+  ]
 }
 
 const nearestExisting = (dir: string): string => (fs.existsSync(dir) ? dir : nearestExisting(path.dirname(dir)))
@@ -131,12 +206,25 @@ export const modelChecks = (config: ResolvedConfig): Effect.Effect<Array<Check>>
   )
 }
 
-const systemChecks = async (): Promise<Array<Check>> => {
+const systemChecks = async (withPython: boolean): Promise<Array<Check>> => {
   const checks: Array<Check> = []
   const [major, minor] = process.versions.node.split(".").map(Number) as [number, number]
   checks.push({ level: major > 20 || (major === 20 && minor >= 19) ? "ok" : "fail", name: "node", detail: `${process.version} (needs ≥ 20.19)` })
   const git = await probe("git", ["--version"])
   checks.push(git ? { level: "ok", name: "git", detail: git } : { level: "fail", name: "git", detail: "git not found on PATH (workspaces need it)" })
+  if (withPython) checks.push(...(await pythonChecks()))
+  const gpus = await queryGpus()
+  checks.push(
+    gpus.length > 0
+      ? { level: "ok", name: "gpus", detail: gpus.map((g) => `${g.index}: ${g.name} (driver ${g.driver})`).join("; ") }
+      : { level: "warn", name: "gpus", detail: "no GPU visible (nvidia-smi): experiments run on CPU slots" },
+  )
+  return checks
+}
+
+/** Without a config: the python first on PATH (or TWOLOOP_PYTHON), and whether it has torch. */
+const pythonChecks = async (): Promise<Array<Check>> => {
+  const checks: Array<Check> = []
   const python = process.env.TWOLOOP_PYTHON ?? "python3"
   const pythonVersion = await probe(python, ["--version"])
   const torch = pythonVersion ? await probe(python, ["-c", "import torch; print(torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"]) : null
@@ -150,12 +238,6 @@ const systemChecks = async (): Promise<Array<Check>> => {
       detail: system ? `not importable from ${python}; /usr/bin/python3 has torch ${system}: set TWOLOOP_PYTHON=/usr/bin/python3` : `not importable from ${python} (needed only for examples/char-gpt)`,
     })
   }
-  const gpus = await queryGpus()
-  checks.push(
-    gpus.length > 0
-      ? { level: "ok", name: "gpus", detail: gpus.map((g) => `${g.index}: ${g.name} (driver ${g.driver})`).join("; ") }
-      : { level: "warn", name: "gpus", detail: "no GPU visible (nvidia-smi): experiments run on CPU slots" },
-  )
   return checks
 }
 
@@ -181,12 +263,14 @@ const executorChecks = async (config: ResolvedConfig): Promise<Array<Check>> => 
 
 export const runChecks = (config: ResolvedConfig | undefined) =>
   Effect.gen(function* () {
-    const checks = yield* Effect.promise(systemChecks)
+    const checks = yield* Effect.promise(() => systemChecks(!config))
     if (!config) {
-      checks.push({ level: "warn", name: "config", detail: "no pipeline config found here: store and model checks skipped (pass --config)" })
+      checks.push({ level: "warn", name: "config", detail: "no pipeline config found here: target, store and model checks skipped (pass --config)" })
       return checks
     }
     checks.push({ level: "ok", name: "config", detail: `${config.configFile} (${config.stages.map((s) => `${s.name}:${s.kind}`).join(", ")})` })
+    checks.push(...preflightChecks(config))
+    checks.push(...(yield* Effect.promise(() => targetChecks(config))))
     checks.push(storeCheck(config.store))
     checks.push(...(yield* modelChecks(config)))
     checks.push(...(yield* Effect.promise(() => executorChecks(config))))
@@ -206,4 +290,4 @@ export const doctorCommand = Command.make("doctor", { config: configFlag }, (fla
     const failed = checks.filter((c) => c.level === "fail")
     if (failed.length > 0) return yield* new RunError({ message: `doctor: ${failed.length} check${failed.length === 1 ? "" : "s"} failed (${failed.map((c) => c.name).join(", ")})` })
   }),
-).pipe(Command.withDescription("check node, git, python/torch, GPUs, the store, and that the models take twoloop's calls"))
+).pipe(Command.withDescription("check node, git, GPUs, the target's command and interpreter (its imports, torch), the pre-flight checks and tunables, the store, and that the models take twoloop's calls"))

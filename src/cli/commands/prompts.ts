@@ -1,4 +1,7 @@
-/** `twoloop prompts list | show <id> | export <id> [--out file.md] | import <file.md>`: the prompt library. */
+/**
+ * `twoloop prompts list | show <id> | export <id> [--out file.md] | import <file.md> | rm <id>`: the prompt
+ * library, `$TWOLOOP_HOME/library.db` (default `~/.twoloop/library.db`), shared by every project.
+ */
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
@@ -25,6 +28,7 @@ const list = Command.make("list", { project: Flag.String("project").pipe(Flag.wi
       const library = yield* Library
       const entries = yield* library.library.listLibraryEntries(Option.isSome(flags.project) ? { project: flags.project.value } : {})
       if (entries.length === 0) return yield* printLine(`the library ${libraryPath()} is empty; prompts are saved there at the end of runs with an outer stage`)
+      yield* printLine(`library: ${libraryPath()}`)
       yield* printLine("| id | project | metric | gain | model | created |")
       yield* printLine("|---|---|---|---|---|---|")
       for (const e of entries)
@@ -68,7 +72,18 @@ const importCommand = Command.make("import", { file: Argument.String("file") }, 
   ),
 ).pipe(Command.withDescription("import a prompt exported by twoloop prompts export"))
 
+const remove = Command.make("rm", { id: Argument.String("id").pipe(Argument.withDescription("the entry's id (or a unique prefix)")) }, (flags) =>
+  withLibrary(
+    Effect.gen(function* () {
+      const entry = yield* findEntry(flags.id)
+      const library = yield* Library
+      yield* library.library.deleteLibraryEntry(entry.id)
+      yield* printLine(`removed ${entry.id} (${entry.project}) from the library ${libraryPath()}`)
+    }),
+  ),
+).pipe(Command.withDescription("remove a saved prompt from the library"))
+
 export const promptsCommand = Command.make("prompts").pipe(
-  Command.withDescription("the prompt library shared across projects ($TWOLOOP_HOME/library.db)"),
-  Command.withSubcommands([list, show, exportCommand, importCommand]),
+  Command.withDescription("the prompt library shared across projects: $TWOLOOP_HOME/library.db (default ~/.twoloop/library.db)"),
+  Command.withSubcommands([list, show, exportCommand, importCommand, remove]),
 )

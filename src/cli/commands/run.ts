@@ -4,7 +4,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { type Arm, decodeConfigSnapshot } from "../../config.ts"
 import { ConfigError, RunError } from "../../domain/errors.ts"
 import { servicesFor } from "../../pipeline/layers.ts"
-import { resumeRun, type RunSummary, startRun } from "../../pipeline/runPipeline.ts"
+import { preflight } from "../../pipeline/preflight.ts"
+import { planArms, resumeRun, type RunSummary, startRun } from "../../pipeline/runPipeline.ts"
 import { Store } from "../../services/Store.ts"
 import { configFlag, loadConfigFlag, locateStore, printLine, storeFlag, withGracefulStop } from "../shared.ts"
 
@@ -47,8 +48,12 @@ export const runCommand = Command.make(
     Effect.gen(function* () {
       const config = yield* loadConfigFlag(flags.config)
       const arms = yield* parseArms(flags.arms)
+      const options = { ...(arms ? { arms } : {}), ...(Option.isSome(flags.stage) ? { stage: flags.stage.value } : {}) }
+      // Problems found before the store is even opened leave nothing behind (startRun checks again).
+      const plan = planArms(config, options)
+      if (plan) yield* preflight(config, [...new Set(plan.map((p) => p.name))])
       const summary = yield* withGracefulStop((shouldStop) =>
-        startRun(config, { ...(arms ? { arms } : {}), ...(Option.isSome(flags.stage) ? { stage: flags.stage.value } : {}), shouldStop }).pipe(
+        startRun(config, { ...options, shouldStop }).pipe(
           Effect.provide(servicesFor(config, flags.quiet ? { write: () => {} } : {})),
         ),
       )

@@ -70,3 +70,6 @@ export const listLibraryEntries = (db: Db, filter: { project?: string } = {}): A
       .prepare(`SELECT * FROM library_entries WHERE (? IS NULL OR project = ?) ORDER BY created_at DESC, id`)
       .all(filter.project ?? null, filter.project ?? null) as Array<LibraryRow>
   ).map(toEntry)
+
+/** Removes an entry by its exact id; true when there was one. */
+export const deleteLibraryEntry = (db: Db, id: string): boolean => db.prepare(`DELETE FROM library_entries WHERE id = ?`).run(id).changes === 1

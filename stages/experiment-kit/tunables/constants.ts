@@ -9,7 +9,6 @@ import { formatNumber, wholeLineChange } from "./index.ts"
 type ConstantValue = TunableValue | { readonly kind: "string"; readonly value: string; readonly quote: string; readonly text: string }
 
 export interface TunableConstant extends Tunable {
-  readonly line: number
   /** The whole source line, as the search text of an edit. */
   readonly lineText: string
   readonly language: "python" | "js"
@@ -92,7 +91,7 @@ export const findConstants = (file: string, content: string): Array<TunableConst
       file,
       name: match[1]!,
       source: "constant",
-      line: index,
+      line: index + 1,
       ...span,
       value,
       alternatives,

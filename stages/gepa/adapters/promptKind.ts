@@ -4,6 +4,7 @@
  * The seed prompt is `seedPrompt`, else the previous stage's handoff instructions, else a plain default.
  */
 import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { ModelString, NonEmptyString } from "../../../src/config.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
@@ -23,9 +24,30 @@ export const PromptAdapterOptions = Schema.Struct({
   metric: Schema.optional(Schema.Literals(["number", "exact", "contains"])),
 })
 
+/** Non-blank lines of a JSONL file (its examples), or undefined when it cannot be read. */
+const countExamples = (file: string): number | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim().length > 0).length
+  } catch {
+    return undefined
+  }
+}
+
 export const promptAdapterKind: GepaAdapterKind<typeof PromptAdapterOptions.fields> = {
   kind: "prompt",
   options: PromptAdapterOptions,
+  sizes: (options, context) => {
+    const directory = path.resolve(context.config.configDir, options.dataset)
+    const train = countExamples(path.join(directory, "train.jsonl"))
+    const val = countExamples(path.join(directory, "val.jsonl"))
+    return train && val ? { train, val } : undefined
+  },
+  preflight: (options, context) => {
+    const directory = path.resolve(context.config.configDir, options.dataset)
+    return ["train.jsonl", "val.jsonl"]
+      .filter((name) => !fs.existsSync(path.join(directory, name)))
+      .map((name) => ({ level: "error" as const, message: `${context.at}.adapter.dataset: ${path.join(directory, name)} does not exist` }))
+  },
   prepare: (options, context) =>
     Effect.gen(function* () {
       const fail = (message: string) => new StageFailed({ message, stage: context.stage.name })

@@ -17,6 +17,7 @@ import type { Experiment } from "../../../src/domain/Experiment.ts"
 import { StageFailed } from "../../../src/domain/errors.ts"
 import { makeRng } from "../../../src/common/rng.ts"
 import type { StageServices } from "../../../src/pipeline/StageKind.ts"
+import { Progress } from "../../../src/services/Progress.ts"
 import { Store } from "../../../src/services/Store.ts"
 import { truncate } from "../../experiment-kit/agentPrompt.ts"
 import { moveKey, rankProposals } from "../../experiment-kit/moves.ts"
@@ -24,6 +25,7 @@ import { changesOfEdit, findTunables } from "../../experiment-kit/tunables/index
 import { makeAgentProposer } from "../../experiment-kit/proposers.ts"
 import type { TargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
 import { runExperiment } from "../../experiment-kit/runner.ts"
+import { seedsIgnoredWarning, seedsLookIgnored } from "../../experiment-kit/seeds.ts"
 import type { ExampleEvaluation, GepaAdapter } from "../adapter.ts"
 import { candidateHash, type Components } from "../candidate.ts"
 import { parseDirections, type ProxyObservation, proxyScore, reflectDirectionsOffline, reflectInstructionsOffline, relativeImprovement } from "./directions.ts"
@@ -55,7 +57,8 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     const { setup, runner, slots } = workspace
     const offline = settings.agentModel === "offline"
     const baseFiles = yield* runner.filesAt(setup.baseCommit)
-    const constantNames = findTunables(baseFiles).map((t) => t.name)
+    const context = runner.tunables
+    const constantNames = findTunables(baseFiles, context).map((t) => t.name)
 
     /**
      * The offline agent's edit for scenario k: the move of the candidate's k-th direction (a `set` direction
@@ -69,7 +72,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
       for (let k = 0; k <= index; k++) {
         chosen = undefined
         const direction = directions[k % Math.max(1, directions.length)]
-        const ranked = rankProposals({ files: baseFiles, directions: direction ? [direction] : [], history: [], pending: [], rng: makeRng(config.seed * 7919 + k) })
+        const ranked = rankProposals({ files: baseFiles, directions: direction ? [direction] : [], history: [], pending: [], rng: makeRng(config.seed * 7919 + k), ...(context ? { context } : {}) })
         const proposal = ranked.find((p) => !taken.has(moveKey(p.move.changes)))
         if (!proposal) continue
         taken.add(moveKey(proposal.move.changes))
@@ -103,7 +106,27 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
     })
 
     const runRow = (row: Experiment) =>
-      withPlacement((worker) => runExperiment(runner, row, { worktree: setup.worktrees[worker]!, slot: slots[worker]! }))
+      withPlacement((worker) => runExperiment(runner, row, { worktree: setup.worktrees[worker]!, slot: slots[worker]! })).pipe(Effect.tap(reportRun))
+
+    /** One progress line per proxy run, from the first one on (a seed's evaluation takes several). */
+    const reportRun = (row: Experiment) =>
+      Effect.gen(function* () {
+        const progress = yield* Progress
+        const scenario = row.scenario?.split("@")[0] ?? "?"
+        const what = row.purpose === "baseline" ? `baseline of scenario ${scenario}` : `scenario ${scenario}: ${row.description ?? ""}`
+        const value = row.metric === null ? (row.reason ?? row.status) : `${config.target.metric.name} ${Number(row.metric.toPrecision(5))}`
+        yield* progress.emit({
+          runId: settings.runId,
+          stageId: settings.stageId,
+          kind: "proxy-finished",
+          message: `${settings.stageName} proxy #${row.seq} ${what} (seed ${row.seed}, ${row.timeBudget} s): ${row.status === "measured" ? value : `${row.status} (${value})`}`,
+          data: { experimentId: row.id, status: row.status, metric: row.metric },
+        })
+        if (row.purpose !== "baseline") return
+        const baselines = (yield* rows).filter((e) => e.purpose === "baseline" && e.status === "measured")
+        if (baselines.length === settings.scenarios.length && seedsLookIgnored(baselines))
+          yield* progress.emit({ runId: settings.runId, stageId: settings.stageId, kind: "seeds-ignored", message: seedsIgnoredWarning(settings.stageName, config.target.metric.name, baselines, "proxy baselines") })
+      })
 
     /** The scenario's baseline metric at the proxy budget (measured once; the stage fails when it cannot run). */
     const baselineOf = (scenario: Scenario) =>
@@ -153,6 +176,7 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           runId: settings.runId,
           stageId: settings.stageId,
           purpose: "gepa.agent-proposal",
+          ...(runner.tunables ? { tunableContext: runner.tunables } : {}),
         })
         const baseline = yield* baselineOf(scenario)
         const result = yield* agent.propose({
@@ -305,11 +329,11 @@ export const makeResearchAdapter = (settings: ResearchSettings) =>
           const noise = yield* noiseFloor
           const out: Record<string, string> = {}
           for (const name of names) {
-            if (name === "directions") out[name] = reflectDirectionsOffline(baseFiles, seen, noise, settings.scenarios.length, makeRng(config.seed * 31 + seen.length))
+            if (name === "directions") out[name] = reflectDirectionsOffline(baseFiles, seen, noise, settings.scenarios.length, makeRng(config.seed * 31 + seen.length), context)
             else if (name === "instructions") out[name] = reflectInstructionsOffline(componentText(candidate, name), seen, noise)
           }
           return out
         }),
     }
-    return { adapter, observations, noiseFloor, constantNames, baseFiles }
+    return { adapter, observations, noiseFloor, constantNames, baseFiles, tunableContext: context }
   })

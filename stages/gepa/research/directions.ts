@@ -13,7 +13,7 @@ import type { MetricDirection } from "../../../src/config.ts"
 import type { Edit } from "../../../src/domain/Edit.ts"
 import type { Direction, DirectionEvidence, HandedEdit } from "../../../src/domain/Handoff.ts"
 import { type Assignment, directionPreference, explicitAssignments, moveKey, type MoveOutcome, rankProposals } from "../../experiment-kit/moves.ts"
-import { findTunables, pointSignature, type Tunable } from "../../experiment-kit/tunables/index.ts"
+import { findTunables, pointSignature, type Tunable, type TunableContext } from "../../experiment-kit/tunables/index.ts"
 
 /** One proxy run: the edit, the tunable assignments it made (none for a code change), and the relative improvement (null: crashed or timed out). */
 export interface ProxyObservation {
@@ -91,7 +91,7 @@ const priorLevers: ReadonlyArray<RegExp> = [
 ]
 
 const priorRank = (name: string) => {
-  const index = priorLevers.findIndex((pattern) => pattern.test(name))
+  const index = priorLevers.findIndex((pattern) => pattern.test(name.toUpperCase()))
   return index === -1 ? priorLevers.length : index
 }
 
@@ -147,8 +147,8 @@ const summarize = (list: ReadonlyArray<ProxyObservation>, budgetSeconds: number)
  * that move; another, the single-tunable moves of what it names that agree with its wording ("increase X"
  * counts only moves up of X; "switch X to v" only moves to v).
  */
-export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, files: ReadonlyMap<string, string>, budgetSeconds: number): Array<Direction> => {
-  const tunables = findTunables(files)
+export const withEvidence = (directions: ReadonlyArray<Direction>, observations: ReadonlyArray<ProxyObservation>, files: ReadonlyMap<string, string>, budgetSeconds: number, context?: TunableContext): Array<Direction> => {
+  const tunables = findTunables(files, context)
   const byName = new Map(tunables.map((t) => [t.name, t]))
   return directions.map((direction) => {
     const exact = explicitAssignments(direction.text, tunables)
@@ -179,11 +179,11 @@ export const setLine = (changes: ReadonlyArray<Pick<Assignment, "name" | "to">>)
  * `noise` is the relative change below which a result counts as neither help nor harm; `slots` is how many
  * directions the scenarios measure.
  */
-export const reflectDirectionsOffline = (files: ReadonlyMap<string, string>, observations: ReadonlyArray<ProxyObservation>, noise: number, slots: number, rng: Rng): string => {
-  const tunables = findTunables(files)
+export const reflectDirectionsOffline = (files: ReadonlyMap<string, string>, observations: ReadonlyArray<ProxyObservation>, noise: number, slots: number, rng: Rng, context?: TunableContext): string => {
+  const tunables = findTunables(files, context)
   const evidence = evidenceByMove(observations)
   const proven = evidence.filter((e) => e.changes.length > 0 && e.meanDelta !== null && e.meanDelta > noise)
-  const explore = rankProposals({ files, directions: [], history: proxyHistory(files, observations), pending: [], rng, noise }).slice(0, Math.max(1, slots - (proven.length > 0 ? 1 : 0)))
+  const explore = rankProposals({ files, directions: [], history: proxyHistory(files, observations), pending: [], rng, noise, ...(context ? { context } : {}) }).slice(0, Math.max(1, slots - (proven.length > 0 ? 1 : 0)))
   const lines: Array<string> = []
   const used = new Set<string>()
   const push = (key: string, line: string) => {

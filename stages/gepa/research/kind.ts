@@ -22,6 +22,7 @@ import { defaultRunLimits } from "../../experiment-kit/limits.ts"
 import { killOrphans } from "../../experiment-kit/runner.ts"
 import { findTunables } from "../../experiment-kit/tunables/index.ts"
 import { prepareTargetWorkspace } from "../../experiment-kit/targetWorkspace.ts"
+import { tunableFindings } from "../../experiment-kit/tunables/target.ts"
 import type { GepaAdapterKind } from "../adapterKinds.ts"
 import { componentText } from "../candidate.ts"
 import { asClause, askInFormat, correctionTemplateName } from "../replyFormat.ts"
@@ -89,6 +90,9 @@ const askSeedDirections = (context: StageContext<unknown>, files: ReadonlyMap<st
 export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.fields> = {
   kind: "research",
   options: ResearchAdapterOptions,
+  sizes: (options) => ({ train: options.scenarios ?? 3, val: options.scenarios ?? 3 }),
+  // Offline, the agent is the move engine: it needs tunables (given directions do not change that).
+  preflight: (_options, context) => tunableFindings(context.config.target, context.config.model === "offline"),
   prepare: (options, context) =>
     Effect.gen(function* () {
       const store = yield* Store
@@ -141,7 +145,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         const instructions = context.input.instructions ?? (yield* readText(options.instructions, "agent"))!
         let directions = yield* readText(options.directions, undefined)
         if (directions === undefined) {
-          const constants = findTunables(research.baseFiles)
+          const constants = findTunables(research.baseFiles, research.tunableContext)
           if (config.model === "offline") directions = seedDirectionsText(constants)
           else directions = yield* askSeedDirections(context, research.baseFiles, research.constantNames, seedDirectionsText(constants))
         }
@@ -161,7 +165,7 @@ export const researchAdapterKind: GepaAdapterKind<typeof ResearchAdapterOptions.
         handoff: (best) =>
           Effect.gen(function* () {
             const observations = yield* research.observations
-            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), observations, research.baseFiles, proxyTimeBudgetSeconds)
+            const directions = withEvidence(parseDirections(componentText(best, "directions") ?? "", research.constantNames), observations, research.baseFiles, proxyTimeBudgetSeconds, research.tunableContext)
             const edits = handedEdits(observations, yield* research.noiseFloor, proxyTimeBudgetSeconds)
             return { directions, edits, instructionsHash: sha256(componentText(best, "instructions") ?? "") }
           }),

@@ -8,7 +8,7 @@ const script = `const OPTIMIZER = "sgd" // one of: "sgd", "adam"
 const LEARNING_RATE = 0.1
 const WEIGHT_DECAY = 0.0
 const WARMUP_STEPS = 0
-const LOG_EVERY = 50
+const MOMENTUM = 0.9
 const HIDDEN = 64
 `
 const files = new Map([["train.mjs", script]])
@@ -41,12 +41,12 @@ describe("the move engine", () => {
   })
 
   it("recognises tunables whose moves never left the noise as inert and tries them last", () => {
-    const history = [move([{ name: "LOG_EVERY", from: "50", to: "100" }], 0.004), move([{ name: "LOG_EVERY", from: "50", to: "25" }], -0.006)]
-    expect([...inertTunables(history, 0.01)]).toEqual(["LOG_EVERY"])
+    const history = [move([{ name: "MOMENTUM", from: "0.9", to: "1.8" }], 0.004), move([{ name: "MOMENTUM", from: "0.9", to: "0.45" }], -0.006)]
+    expect([...inertTunables(history, 0.01)]).toEqual(["MOMENTUM"])
     const proposals = rank(history)
-    const firstInert = proposals.findIndex((p) => p.move.changes.some((c) => c.name === "LOG_EVERY"))
+    const firstInert = proposals.findIndex((p) => p.move.changes.some((c) => c.name === "MOMENTUM"))
     expect(firstInert).toBeGreaterThan(0)
-    expect(proposals.slice(firstInert).every((p) => p.move.changes.every((c) => c.name === "LOG_EVERY"))).toBe(true)
+    expect(proposals.slice(firstInert).every((p) => p.move.changes.every((c) => c.name === "MOMENTUM"))).toBe(true)
     expect(proposals[firstInert]!.edit.rationale).toContain("no more than the noise")
     // with the noise unknown nothing is called inert
     expect(inertTunables(history, 0).size).toBe(0)
