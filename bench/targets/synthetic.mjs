@@ -233,11 +233,16 @@ export const noiseFreeLoss = (target, params, fidelity = 1) => {
   return "loss" in outcome ? outcome.loss : Number.POSITIVE_INFINITY
 }
 
-// FNV-1a over a string, then a normal deviate by Box-Muller from two derived uniforms.
+// FNV-1a over a string with murmur3's finaliser (so strings one character apart hash independently), then a
+// normal deviate by Box-Muller from two derived uniforms.
 const hash32 = (text) => {
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0
-  return h
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b) >>> 0
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35) >>> 0
+  return (h ^ (h >>> 16)) >>> 0
 }
 const uniform = (text) => (hash32(text) + 0.5) / 2 ** 32
 const normal = (text) => Math.sqrt(-2 * Math.log(uniform(`${text}/u`))) * Math.cos(2 * Math.PI * uniform(`${text}/v`))

@@ -1,6 +1,6 @@
 /**
  * Re-validating the outer stage's evidence: before it searches, a code-search stage that was handed edits
- * measured at a proxy budget runs the strongest of them (those whose proxy Δ cleared the proxy noise) at
+ * measured at a proxy budget runs the strongest of them (those whose proxy Δ is more than twice the proxy noise) at
  * its own budget, one at a time on top of the incumbent, through the normal keep gate — the way a
  * promotion ladder re-validates. A proxy Δ is evidence, not truth: an edit that does not hold is recorded
  * as not transferred and the move engine ranks its direction last. Each re-validation is a `candidate` row
@@ -22,11 +22,14 @@ import { settle } from "./settle.ts"
 
 export const handoffScenario = (index: number) => `handoff:${index}`
 
-/** The handed edits worth a full-budget run, strongest first: a proxy Δ above the proxy noise. */
+/**
+ * The handed edits worth a full-budget run, strongest first: a proxy Δ above twice the proxy noise (the Δ
+ * is the difference of two proxy runs, and the strongest of many is the luckiest too).
+ */
 export const revalidationPlan = (edits: ReadonlyArray<HandedEdit>): Array<{ readonly index: number; readonly edit: HandedEdit }> =>
   edits
     .map((edit, index) => ({ index, edit }))
-    .filter(({ edit }) => edit.proxyDelta !== null && edit.proxyDelta > edit.proxyNoise)
+    .filter(({ edit }) => edit.proxyDelta !== null && edit.proxyDelta > 2 * edit.proxyNoise)
     .sort((a, b) => b.edit.proxyDelta! - a.edit.proxyDelta!)
 
 const percent = (x: number | null) => (x === null ? "n/a" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(2)}%`)

@@ -10,7 +10,8 @@
  *    step-size tunables it couples with (learning rates) rescaled: ×0.1 and ×0.01 after a crash, also ×10
  *    after a plain loss;
  *  - tunables whose every move changed the metric by no more than the noise are inert: tried last;
- *  - moves that helped a little (within the noise) on different tunables are combined into one move, and
+ *  - moves that helped a little on different tunables are combined into one move (when together they would
+ *    clear the noise), and
  *    once the current point is worn out (as many failed moves as live tunables) random perturbations of
  *    several tunables at once are tried too: the ways out of a local optimum;
  *  - a direction of the form `set NAME=value, OTHER=value` is that exact move, tried first in the order of
@@ -287,8 +288,9 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     if ((positives.get(name)?.delta ?? -Infinity) < outcome.delta!) positives.set(name, outcome)
   }
   const gains = [...positives.values()].sort((a, b) => b.delta! - a.delta!)
-  if (gains.length >= 2) {
-    const expected = gains.reduce((sum, o) => sum + o.delta!, 0)
+  const expected = gains.reduce((sum, o) => sum + o.delta!, 0)
+  // Only when together they would clear the noise: small gains that are noise add up to noise.
+  if (gains.length >= 2 && expected > noise) {
     add(gains.map((o) => o.changes[0]!), stuck ? 0 : 1, `combine ${gains.length} moves that each helped (${gains.map((o) => o.changes[0]!.name).join(", ")}; together about ${Number(expected.toPrecision(3))})`)
   }
 
