@@ -211,7 +211,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       logPath,
       onStdoutLine: scanner.push,
       onStarted: (started: { readonly pid: number | null; readonly host: string; readonly jobId: string | null }) =>
-        store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }),
+        store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }).pipe(Effect.andThen(failpoint("experiment-running"))),
     }
 
     // A cluster job submitted by a run that died: follow it to its end instead of running the edit again.
