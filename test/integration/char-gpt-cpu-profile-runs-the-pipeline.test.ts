@@ -49,7 +49,7 @@ describe.skipIf(!python && process.env.CI !== "true")("examples/char-gpt CPU pro
       text = text.replace(from, to)
     }
     fs.writeFileSync(copy, text)
-    const run = await twoloop(["run", "--config", copy, "--quiet"], { env: { TWOLOOP_PYTHON: python!, TWOLOOP_HOME: home }, timeout: 600_000 })
+    const run = await twoloop(["run", "--config", copy, "--quiet"], { env: { TWOLOOP_PYTHON: python!, TWOLOOP_HOME: home }, timeout: 1_100_000 })
     expect(run.exitCode, String(run.all)).toBe(0)
     expect(String(run.stdout)).toMatch(/outer \(gepa\): completed/)
     expect(String(run.stdout)).toMatch(/inner \(code-search\): completed — val_bpb \d\.\d+ → \d\.\d+/)
@@ -60,5 +60,5 @@ describe.skipIf(!python && process.env.CI !== "true")("examples/char-gpt CPU pro
     expect(json.inner.baseline).toBeGreaterThan(3.5)
     expect(json.inner.baseline).toBeLessThan(4)
     expect(json.outer.metricCalls).toBeLessThanOrEqual(6)
-  }, 600_000)
+  }, 1_200_000)
 })

@@ -152,13 +152,13 @@ describe("kill -9 anywhere, then resume", () => {
     })
     const { root } = makeProject("quadratic-target", { git: true })
     fs.writeFileSync(path.join(root, "pipeline.config.json"), configText(server.baseURL))
-    const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, timeout: 300_000 })
+    const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, timeout: 600_000 })
     expect(run.exitCode, String(run.all)).toBe(0)
     expected = bookkeeping(storeOf(root))
     expectHeadIsRecordedBest(root, storeOf(root))
     console.log(`uninterrupted: ${expected.experiments.length} experiments, ${expected.candidates.length} candidates, ${expected.proposals.length} proposals`)
     expect(expected.candidates.length).toBeGreaterThan(1)
-  }, 300_000)
+  }, 600_000)
   afterAll(() => server.close())
 
   it.each(points)("$name", async (point) => {
@@ -167,7 +167,7 @@ describe("kill -9 anywhere, then resume", () => {
     const store = storeOf(root)
     const env: Record<string, string> =
       "failpoint" in point ? { TWOLOOP_FAILPOINT: point.failpoint } : "experimentRunning" in point ? { TWOLOOP_FAILPOINT: `experiment-running:${experimentsStarted(point.experimentRunning)}` } : {}
-    const run = twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, env, timeout: 300_000 })
+    const run = twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, env, timeout: 600_000 })
     let killed = false
     const kill = () => {
       if (!killed) run.kill("SIGKILL")
@@ -180,7 +180,7 @@ describe("kill -9 anywhere, then resume", () => {
     expect(first.signal, `the run was killed (${point.name})\n${first.all}`).toBe("SIGKILL")
     expect(read(store, (db) => (db.prepare("SELECT status FROM runs").get() as { status: string }).status)).toBe("running")
 
-    const resumed = await twoloop(["resume", runIdOf(store), "--config", "pipeline.config.json"], { cwd: root, timeout: 300_000 })
+    const resumed = await twoloop(["resume", runIdOf(store), "--config", "pipeline.config.json"], { cwd: root, timeout: 600_000 })
     expect(resumed.exitCode, String(resumed.all)).toBe(0)
     expect(read(store, (db) => (db.prepare("SELECT status FROM runs").get() as { status: string }).status)).toBe("completed")
     expect(bookkeeping(store)).toEqual(expected)
