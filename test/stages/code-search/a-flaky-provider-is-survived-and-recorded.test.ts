@@ -94,7 +94,7 @@ describe("a flaky provider", () => {
       const { root } = makeProject("quadratic-target", { git: true })
       const config = configFor(root, {
         model: `openai-compatible:flaky@${server.baseURL}`,
-        llm: { retries: 0, timeoutSeconds: 5 },
+        llm: { retries: 0, timeoutSeconds: 30 },
         target,
         executor: { kind: "local", gpus: "none" },
         stages: [{ kind: "code-search", name: "inner", budget: { experiments: 10 }, pipelining: false }],
@@ -116,7 +116,7 @@ describe("a flaky provider", () => {
       const { root } = makeProject("quadratic-target", { git: true })
       const config = configFor(root, {
         model: `openai-compatible:gone@${baseURL}`,
-        llm: { retries: 1, timeoutSeconds: 5 },
+        llm: { retries: 1, timeoutSeconds: 30 },
         target,
         executor: { kind: "local", gpus: "none" },
         stages: [{ kind: "code-search", name: "inner", budget: { experiments: 10 }, pipelining: false }],
