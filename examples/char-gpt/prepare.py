@@ -13,7 +13,7 @@ TorchScript module (a graph of tensor ops plus weights, no Python). The evaluato
 that it is causal and that batch rows do not see each other, and computes val_bpb itself on a pinned
 validation slice. Environment (all optional):
   TWOLOOP_TIME_BUDGET  training seconds, counted after the first (warm-up) step    default 5
-  TWOLOOP_MAX_STEPS    optimizer steps; training stops at whichever budget ends first   default none
+  TWOLOOP_MAX_STEPS    optimizer steps (training stops at whichever budget ends first)  default none
   TWOLOOP_SEED         seed for torch and batch sampling                            default 0
   TWOLOOP_CHECKPOINT   checkpoint path                                              default ./checkpoint.pt
   TWOLOOP_TARGET_DIR   also searched (upwards) for node_modules/ with the corpus
