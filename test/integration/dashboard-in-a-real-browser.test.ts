@@ -213,12 +213,13 @@ describe.skipIf(!hasChromium)("the dashboard in a real browser", () => {
     await open("#/")
     const version = await page.locator("#live").getAttribute("data-version")
     expect(await rows(page, "runs")).toBe(2)
-    // a third run, offline, its experiments held at a gate until the page has seen it in progress
+    // a third run, offline, its experiments held at a gate until the page has seen it in progress (a time
+    // budget of 300 s puts the hard limit far above any wait at the gate)
     const gate = path.join(store.root, "live-gate")
     fs.writeFileSync(gate, "")
     const config = configFor(store.root, {
       name: "dashboard-live",
-      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5, env: { FIXTURE_WAIT_WHILE: gate } },
+      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 300, env: { FIXTURE_WAIT_WHILE: gate } },
       executor: { kind: "local", gpus: "none" },
       stages: [{ kind: "code-search", name: "inner", budget: { experiments: 6 }, pipelining: false }],
     })

@@ -13,14 +13,15 @@ import { makeProject } from "../support/pipeline.ts"
 
 /**
  * A config whose experiments wait while the file `gate` exists (FIXTURE_WAIT_WHILE): while the test holds
- * the gate, a started experiment is certainly still running, however slow the machine.
+ * the gate, a started experiment is certainly still running, however slow the machine. (The time budget
+ * only sets the hard limit, 2 × 300 + 30 s: far longer than any wait at the gate.)
  */
 const writeConfig = (root: string, gate: string, experiments = 3) =>
   fs.writeFileSync(
     path.join(root, "pipeline.config.json"),
     JSON.stringify({
       name: "orphans",
-      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 30, env: { FIXTURE_WAIT_WHILE: gate } },
+      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 300, env: { FIXTURE_WAIT_WHILE: gate } },
       executor: { kind: "local", gpus: "none" },
       stages: [{ kind: "code-search", name: "inner", budget: { experiments } }],
     }),

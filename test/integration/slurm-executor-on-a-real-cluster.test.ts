@@ -18,13 +18,14 @@ import { ensureSlurm, jobState, queuedTwoloopJobs, slurmUnavailable } from "../s
 const ci = process.env.CI === "true"
 if (slurmUnavailable && !ci) console.warn(`skipping the SLURM executor tests: ${slurmUnavailable}`)
 
+/** The fixture target; its time budget only sets the hard limit (2 × 300 + 30 s), far above any wait at a gate. */
 const target = (env: Record<string, string>) => ({
   dir: "target",
   editable: ["train.mjs"],
   readonly: ["prepare.mjs"],
   command: "node train.mjs",
   metric: { name: "loss", direction: "minimize" },
-  timeBudgetSeconds: 20,
+  timeBudgetSeconds: 300,
   env,
 })
 
@@ -91,7 +92,7 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
       fs.cpSync(fixtureDir("quadratic-target"), dir, { recursive: true })
       fs.writeFileSync(path.join(dir, "edit.diff"), row.diff)
       execFileSync("git", ["apply", "edit.diff"], { cwd: dir })
-      const out = execFileSync("node", ["train.mjs"], { cwd: dir, encoding: "utf8", env: { ...process.env, TWOLOOP_SEED: String(row.seed), TWOLOOP_TIME_BUDGET: "20" } })
+      const out = execFileSync("node", ["train.mjs"], { cwd: dir, encoding: "utf8", env: { ...process.env, TWOLOOP_SEED: String(row.seed), TWOLOOP_TIME_BUDGET: "300" } })
       expect(Number(/^loss: ([\d.]+)$/m.exec(out)![1]), row.description).toBeCloseTo(row.metric, 10)
     }
     const countBy = (rows: Array<Record<string, any>>) => rows.map((r) => r.purpose).sort()
