@@ -23,6 +23,7 @@ import { classifyEnding, metricScanner } from "./metric.ts"
 import { failpoint } from "../../src/services/failpoints.ts"
 
 export interface RunnerContext {
+  readonly runId: string
   readonly target: ResolvedTarget
   readonly setup: WorkspaceSetup
   /** Editable files at a commit (cached: commits never change). */
@@ -114,7 +115,7 @@ export const killOrphans = (stage: { readonly runId: string; readonly stageId: n
     const executor = yield* Executor
     const progress = yield* Progress
     for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
-      const killed = yield* executor.cleanupOrphan(row)
+      const killed = yield* executor.cleanupOrphan({ ...row, runId: stage.runId })
       if (killed) yield* progress.emit({ runId: stage.runId, stageId: stage.stageId, kind: "orphan-killed", message: `${stage.stageName}: ${killed}` })
     }
   })
@@ -196,6 +197,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
     const scanner = metricScanner(context.target.metric.name)
     const spec = {
+      runId: context.runId,
       experimentId: experiment.id,
       cwd: worktree.targetPath,
       command: context.target.command,

@@ -14,6 +14,7 @@ const executor = makeLocalExecutor({ sandbox: "none", gpus: "none" })
 const spec = (overrides: Partial<RunSpec> & Pick<RunSpec, "command">): RunSpec => {
   const dir = tempDir()
   return {
+    runId: "test-run",
     experimentId: 1,
     cwd: dir,
     env: {},
@@ -95,6 +96,7 @@ describe("local executor", () => {
             command: `node ${fixtures}/dump-env.mjs`,
             env: { TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", MY_SECRET: "nope-nope-nope" },
             slot: { index: 1, gpu: 3 },
+            runId: "run-7f37",
             experimentId: 42,
             onStdoutLine: (line) => {
               if (line.startsWith("ENV ")) envLine = line.slice(4)
@@ -111,7 +113,7 @@ describe("local executor", () => {
       expect(env.TWOLOOP_API_KEY).toBeUndefined()
       expect(env.SOME_SERVICE_TOKEN).toBeUndefined()
       expect(env.MY_SECRET).toBeUndefined()
-      expect(env).toMatchObject({ TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", CUDA_VISIBLE_DEVICES: "3", TWOLOOP_EXPERIMENT_ID: "42" })
+      expect(env).toMatchObject({ TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", CUDA_VISIBLE_DEVICES: "3", TWOLOOP_RUN_ID: "run-7f37", TWOLOOP_EXPERIMENT_ID: "42" })
       expect(env.PATH).toBeDefined()
     }))
 
@@ -176,20 +178,23 @@ describe("local executor", () => {
       expect(badCwd.failure).not.toBeNull()
     }))
 
-  it.live("finds and kills an orphan by the experiment id in its environment", () =>
+  it.live("finds and kills an orphan by the run and experiment ids in its environment, never another run's", () =>
     Effect.gen(function* () {
       const { spawn } = yield* Effect.promise(() => import("node:child_process"))
       const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
         detached: true,
         stdio: "ignore",
-        env: { ...process.env, TWOLOOP_EXPERIMENT_ID: "987654" },
+        env: { ...process.env, TWOLOOP_RUN_ID: "orphan-run", TWOLOOP_EXPERIMENT_ID: "987654" },
       })
       orphan.unref()
       // (spawn returns once the child has exec'd: its environment is already readable)
-      const other = yield* executor.cleanupOrphan({ id: 123456, pid: orphan.pid!, host: null, jobId: null })
-      expect(other).toBeNull()
-      expect(isAlive(orphan.pid!)).toBe(true)
-      const message = yield* executor.cleanupOrphan({ id: 987654, pid: orphan.pid!, host: null, jobId: null })
+      const experiment = { runId: "orphan-run", id: 987654, pid: orphan.pid!, host: null, jobId: null }
+      // another experiment of the run, and the same experiment number in another run (another store, say)
+      for (const other of [{ ...experiment, id: 123456 }, { ...experiment, runId: "another-run" }]) {
+        expect(yield* executor.cleanupOrphan(other)).toBeNull()
+        expect(isAlive(orphan.pid!)).toBe(true)
+      }
+      const message = yield* executor.cleanupOrphan(experiment)
       expect(message).toContain("experiment #987654")
       expect(yield* Effect.promise(() => waitUntilDead(orphan.pid!))).toBe(true)
     }))
