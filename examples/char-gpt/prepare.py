@@ -1,7 +1,8 @@
 """char-gpt harness (READONLY: twoloop hash-checks this file before every experiment).
 
 Owns everything the metric depends on: the corpus and its train/val split, the character vocabulary,
-batch sampling, the seed, the device, the time budget, the checkpoint format and the evaluation.
+batch sampling, the seed, the device, the time (and optional step) budget, the checkpoint format and the
+evaluation.
 
   import prepare                         # from train.py (the editable file)
   run = prepare.setup()                  # seed, device, threads, time budget
@@ -12,6 +13,7 @@ TorchScript module (a graph of tensor ops plus weights, no Python). The evaluato
 that it is causal and that batch rows do not see each other, and computes val_bpb itself on a pinned
 validation slice. Environment (all optional):
   TWOLOOP_TIME_BUDGET  training seconds, counted after the first (warm-up) step    default 5
+  TWOLOOP_MAX_STEPS    optimizer steps (training stops at whichever budget ends first)  default none
   TWOLOOP_SEED         seed for torch and batch sampling                            default 0
   TWOLOOP_CHECKPOINT   checkpoint path                                              default ./checkpoint.pt
   TWOLOOP_TARGET_DIR   also searched (upwards) for node_modules/ with the corpus
@@ -133,6 +135,7 @@ class Run:
     device: torch.device
     seed: int
     time_budget: float
+    max_steps: int | None  # None: no step budget
     threads: int
     vocab_size: int
     generator: torch.Generator  # on `device`; use it for every random draw of the data order
@@ -159,6 +162,16 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise HarnessError(f"{name}={value!r} is not an integer") from None
+
+
+def max_steps_from_env() -> int | None:
+    """TWOLOOP_MAX_STEPS as a positive integer, or None when unset or empty."""
+    if os.environ.get("TWOLOOP_MAX_STEPS", "") == "":
+        return None
+    steps = _env_int("TWOLOOP_MAX_STEPS", 0)
+    if steps < 1:
+        raise HarnessError(f"TWOLOOP_MAX_STEPS={os.environ['TWOLOOP_MAX_STEPS']!r} must be a positive integer")
+    return steps
 
 
 def configure_threads() -> int:
@@ -194,6 +207,7 @@ def setup() -> Run:
         corpus = load_corpus()
         seed = _env_int("TWOLOOP_SEED", DEFAULT_SEED)
         budget = _env_float("TWOLOOP_TIME_BUDGET", DEFAULT_TIME_BUDGET)
+        max_steps = max_steps_from_env()
         device = select_device()
     except HarnessError as error:
         fail(str(error))
@@ -203,8 +217,8 @@ def setup() -> Run:
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     print(f"device: {device}  threads: {threads}  seed: {seed}  time_budget: {budget:g}s  "
-          f"torch: {torch.__version__}", flush=True)
-    return Run(device, seed, budget, threads, corpus.vocab_size, generator)
+          f"max_steps: {max_steps if max_steps is not None else '-'}  torch: {torch.__version__}", flush=True)
+    return Run(device, seed, budget, max_steps, threads, corpus.vocab_size, generator)
 
 
 def train_tokens(device: torch.device) -> torch.Tensor:
@@ -228,14 +242,21 @@ def decode(ids) -> str:
 # ------------------------------------------------------------------------------------ time budget
 
 class TrainingClock:
-    """The time budget. Call `tick()` after every optimizer step. The first `warmup_steps` steps (allocator,
-    kernel selection) are not counted; afterwards `elapsed` is wall time since they ended, `progress` is
-    elapsed / budget in [0, 1] (drive LR schedules with it) and `done` turns true at the budget."""
+    """The budget. Call `tick()` after every optimizer step. The first `warmup_steps` steps (allocator,
+    kernel selection) are not timed; afterwards `elapsed` is wall time since they ended. `done` turns true
+    at the time budget or, with TWOLOOP_MAX_STEPS set, once `steps` (every tick, warm-up included) reaches
+    it, whichever comes first. `progress` in [0, 1] drives LR schedules: elapsed / budget, or steps /
+    max_steps with a step budget, so a run that ends at its step budget is the same whatever the machine's
+    speed (same seed, same steps, same val_bpb)."""
 
     def __init__(self, budget_seconds: float, device: torch.device, warmup_steps: int = 1):
         self.budget = budget_seconds
         self.device = device
         self.warmup_steps = warmup_steps
+        try:
+            self.max_steps = max_steps_from_env()
+        except HarnessError as error:
+            fail(str(error))
         self.steps = 0
         self.elapsed = 0.0
         self._started_at: float | None = None
@@ -255,11 +276,13 @@ class TrainingClock:
 
     @property
     def progress(self) -> float:
+        if self.max_steps is not None:
+            return min(1.0, self.steps / self.max_steps)
         return min(1.0, self.elapsed / self.budget)
 
     @property
     def done(self) -> bool:
-        return self.elapsed >= self.budget
+        return self.elapsed >= self.budget or (self.max_steps is not None and self.steps >= self.max_steps)
 
 
 # ------------------------------------------------------------------------------------ checkpoint

@@ -1,5 +1,5 @@
 // The readonly harness of tiny-lm: the corpus, the vocabulary, the pinned train/validation split, the
-// seeded random numbers, the time-budgeted training loop and the evaluation. Agents edit train.mjs only;
+// seeded random numbers, the budgeted training loop (time, and optionally steps) and the evaluation. Agents edit train.mjs only;
 // this file is hash-checked before and after every run.
 //
 // The metric is val_bpb: the model's cross-entropy on a pinned validation slice, in bits per UTF-8 byte of
@@ -51,9 +51,19 @@ const validationLength = 12_000
 const validationIds = ids.subarray(split, split + validationLength)
 const validationBytes = validationIds.reduce((sum, id) => sum + Buffer.byteLength(chars[id], "utf8"), 0)
 
-/** The run's seed (TWOLOOP_SEED, default 0) and time budget in seconds (TWOLOOP_TIME_BUDGET, default 10). */
+/**
+ * The run's seed (TWOLOOP_SEED, default 0), time budget in seconds (TWOLOOP_TIME_BUDGET, default 10) and
+ * optional step budget (TWOLOOP_MAX_STEPS, a positive integer; unset or empty: no step limit).
+ */
 export const seed = Number(process.env.TWOLOOP_SEED ?? 0)
 export const timeBudgetSeconds = Number(process.env.TWOLOOP_TIME_BUDGET ?? 10)
+const parseMaxSteps = (value) => {
+  if (value === undefined || value === "") return Infinity
+  const steps = Number(value)
+  if (!Number.isInteger(steps) || steps < 1) fail(`TWOLOOP_MAX_STEPS=${value} must be a positive integer`)
+  return steps
+}
+export const maxSteps = parseMaxSteps(process.env.TWOLOOP_MAX_STEPS)
 
 /** A seeded generator of floats in [0, 1) (mulberry32). */
 export const makeRandom = (value = seed) => {
@@ -82,8 +92,10 @@ export const sampleBatch = (random, context, batch, contexts, targets) => {
 }
 
 /**
- * Calls `step(progress)` until the time budget is spent; progress is the spent fraction in [0, 1), for
- * learning-rate schedules. The clock starts at the first call, after the model is built and data loaded.
+ * Calls `step(progress)` until the time budget or the step budget is spent, whichever comes first; progress
+ * is the spent fraction in [0, 1), for learning-rate schedules. The clock starts at the first call, after
+ * the model is built and data loaded. With a step budget, progress counts steps (not seconds), so a run that
+ * ends at its step budget is the same on any machine: same seed, same steps, same val_bpb.
  */
 export const train = (step) => {
   const start = performance.now()
@@ -91,11 +103,24 @@ export const train = (step) => {
   let steps = 0
   for (;;) {
     const elapsed = performance.now() - start
-    if (elapsed >= budgetMs) break
-    step(elapsed / budgetMs)
+    if (elapsed >= budgetMs || steps >= maxSteps) break
+    step(Number.isFinite(maxSteps) ? steps / maxSteps : elapsed / budgetMs)
     steps += 1
   }
   return { steps, seconds: (performance.now() - start) / 1000 }
+}
+
+/**
+ * The same validation slice scored by character frequencies of the training split (add-one smoothing): the
+ * reference any model that learned something beats.
+ */
+const unigramBpb = () => {
+  const counts = new Float64Array(vocabSize).fill(1)
+  for (const id of trainIds) counts[id] += 1
+  const total = trainIds.length + vocabSize
+  let nats = 0
+  for (const id of validationIds) nats -= Math.log(counts[id] / total)
+  return nats / Math.LN2 / validationBytes
 }
 
 /**
@@ -130,6 +155,7 @@ export const evaluate = ({ context, logits, params, trained }) => {
   const bpb = nats / Math.LN2 / validationBytes
   console.log("---")
   console.log(`val_bpb: ${Number.isFinite(bpb) ? bpb.toFixed(6) : bpb}`)
+  console.log(`unigram_bpb: ${unigramBpb().toFixed(6)}`)
   console.log(`training_seconds: ${trained.seconds.toFixed(1)}`)
   console.log(`eval_seconds: ${((performance.now() - started) / 1000).toFixed(2)}`)
   console.log(`num_steps: ${trained.steps}`)

@@ -26,6 +26,8 @@ export interface Slot {
 }
 
 export interface RunSpec {
+  /** The run and the experiment (unique per run); the process sees both, and orphan cleanup matches both. */
+  readonly runId: string
   readonly experimentId: number
   readonly cwd: string
   readonly command: string
@@ -64,12 +66,13 @@ export interface ExecutorShape {
   readonly attach?: (spec: RunSpec, jobId: string) => Effect.Effect<ProcessEnding | null>
   readonly fingerprint: Effect.Effect<EnvironmentFingerprint>
   /** Kills what is left of an experiment from a dead run; returns a description of what was killed, if anything. */
-  readonly cleanupOrphan: (experiment: { readonly id: number; readonly pid: number | null; readonly host: string | null; readonly jobId: string | null }) => Effect.Effect<string | null>
+  readonly cleanupOrphan: (experiment: { readonly runId: string; readonly id: number; readonly pid: number | null; readonly host: string | null; readonly jobId: string | null }) => Effect.Effect<string | null>
 }
 
 /** The environment an experiment process sees. */
-export const experimentEnvironment = (spec: Pick<RunSpec, "env" | "slot" | "experimentId">, base: Readonly<Record<string, string | undefined>> = process.env) => ({
+export const experimentEnvironment = (spec: Pick<RunSpec, "env" | "slot" | "runId" | "experimentId">, base: Readonly<Record<string, string | undefined>> = process.env) => ({
   ...scrubEnv({ ...base, ...spec.env }),
+  TWOLOOP_RUN_ID: spec.runId,
   TWOLOOP_EXPERIMENT_ID: String(spec.experimentId),
   CUDA_VISIBLE_DEVICES: spec.slot.gpu === null ? "" : String(spec.slot.gpu),
 })
@@ -203,7 +206,7 @@ export const makeLocalExecutor = (config: Pick<ResolvedExecutor, "sandbox"> & { 
     cleanupOrphan: (experiment) =>
       Effect.sync(() => {
         if (experiment.host !== null && experiment.host !== host) return null
-        const pids = new Set(processesOfExperiment(experiment.id))
+        const pids = new Set(processesOfExperiment(experiment.runId, experiment.id))
         if (pids.size === 0) return null
         for (const pid of pids) signalTree(pid, "SIGKILL")
         return `killed ${pids.size} orphaned process${pids.size === 1 ? "" : "es"} of experiment #${experiment.id} (pid ${[...pids].join(", ")})`

@@ -2,8 +2,9 @@
  * Crash injection for the kill-and-resume tests. With `TWOLOOP_FAILPOINT=<name>` or `<name>:<n>` in the
  * environment, the process kills itself with SIGKILL the n-th time (default the first) it passes the named
  * point — exactly like a power cut there: no finalizer, no flush. Without the variable a failpoint costs
- * one comparison. Names used in the code: llm-replied, experiment-ended, proposal-planned, kept-commit,
- * gepa-val-evaluation, gepa-proposal-recorded, gepa-checkpoint, stage-completed.
+ * one comparison. Names used in the code: llm-replied, experiment-running (the process started and its row
+ * says so), experiment-ended, proposal-planned, kept-commit, gepa-val-evaluation, gepa-proposal-recorded,
+ * gepa-checkpoint, stage-completed.
  */
 import { Effect } from "effect"
 

@@ -25,6 +25,7 @@ import { failpoint } from "../../src/services/failpoints.ts"
 import { ineffectiveChanges, type TunableContext } from "./tunables/index.ts"
 
 export interface RunnerContext {
+  readonly runId: string
   readonly target: ResolvedTarget
   readonly setup: WorkspaceSetup
   /** Editable files at a commit (cached: commits never change). */
@@ -117,7 +118,7 @@ export const killOrphans = (stage: { readonly runId: string; readonly stageId: n
     const executor = yield* Executor
     const progress = yield* Progress
     for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
-      const killed = yield* executor.cleanupOrphan(row)
+      const killed = yield* executor.cleanupOrphan({ ...row, runId: stage.runId })
       if (killed) yield* progress.emit({ runId: stage.runId, stageId: stage.stageId, kind: "orphan-killed", message: `${stage.stageName}: ${killed}` })
     }
   })
@@ -212,6 +213,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
     const logPath = path.join(context.logDir, `experiment-${experiment.id}.log`)
     const scanner = metricScanner(context.target.metric)
     const spec = {
+      runId: context.runId,
       experimentId: experiment.id,
       cwd: worktree.targetPath,
       command: context.target.command,
@@ -227,7 +229,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       logPath,
       onStdoutLine: scanner.push,
       onStarted: (started: { readonly pid: number | null; readonly host: string; readonly jobId: string | null }) =>
-        store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }),
+        store.experiments.markExperimentRunning(experiment.id, { pid: started.pid, host: started.host, jobId: started.jobId, logPath }).pipe(Effect.andThen(failpoint("experiment-running"))),
     }
 
     // A cluster job submitted by a run that died: follow it to its end instead of running the edit again.

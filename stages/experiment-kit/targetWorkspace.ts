@@ -63,6 +63,7 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
     }
     fs.mkdirSync(options.logDir, { recursive: true })
     const runner: RunnerContext = {
+      runId: options.runId,
       target: config.target,
       setup,
       filesAt: makeFilesAt(workspace, setup, config.target),

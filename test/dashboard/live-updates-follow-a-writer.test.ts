@@ -27,7 +27,7 @@ const appendEvent = (message: string) =>
   writer.prepare("INSERT INTO events (run_id, stage_id, kind, message, created_at) VALUES (?, NULL, 'test-note', ?, ?)").run(store.runIds[0], message, new Date().toISOString())
 
 /** Reads Server-Sent Events from a streaming response until `done` says stop. */
-const readEvents = async (response: Response, done: (events: Array<{ event: string; data: any }>) => boolean, timeoutMs = 5000) => {
+const readEvents = async (response: Response, done: (events: Array<{ event: string; data: any }>) => boolean, timeoutMs = 60_000) => {
   const reader = response.body!.getReader()
   const decoder = new TextDecoder()
   const events: Array<{ event: string; data: any }> = []

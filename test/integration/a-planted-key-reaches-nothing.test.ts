@@ -65,7 +65,7 @@ describe("secrets", () => {
     )
     const home = tempDir("twoloop-home-")
     const env = { ...planted, TWOLOOP_HOME: home }
-    const run = await twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, env, timeout: 300_000 })
+    const run = await twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, env, timeout: 600_000 })
     expect(run.exitCode, String(run.all)).toBe(0)
     const runId = /run (\S+) completed/.exec(String(run.stdout))![1]!
     const report = await twoloop(["report", runId, "--format", "json", "--config", "pipeline.config.json"], { cwd: root, env })

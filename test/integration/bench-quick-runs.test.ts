@@ -1,7 +1,7 @@
 /**
  * The quick mode of the cheap benchmarks, run in-process: it checks that each still runs on the real code
- * paths and that what it measures has the structure the figures rely on. No timing is asserted beyond
- * the one ordering pipelining exists for (a pipelined slot is busier than a serial one when L ≈ R).
+ * paths and that what it measures has the structure the figures rely on. No timing is asserted: how much
+ * a figure is worth depends on the machine, and `npm run bench` reports it.
  */
 import { afterAll, describe, expect, it } from "vitest"
 import type { Experiment } from "../../src/domain/Experiment.ts"
@@ -18,7 +18,7 @@ const options = { quick: true, log: () => {} }
 afterAll(() => removeTempDirs())
 
 describe("benchmarks in quick mode", () => {
-  it("duty cycle: with proposal latency equal to the run time, a pipelined slot is busier than a serial one", { timeout: 120_000 }, async () => {
+  it("duty cycle: pipelined, each next proposal is asked for while the current experiment runs; serial, never", { timeout: 600_000 }, async () => {
     const result = await dutyCycleBenchmark.run(options)
     expect(result.facts.cells).toHaveLength(1)
     const [cell] = result.facts.cells
@@ -28,11 +28,13 @@ describe("benchmarks in quick mode", () => {
       expect(duty).toBeGreaterThan(0)
       expect(duty).toBeLessThanOrEqual(1.01)
     }
-    expect(cell!.pipelined).toBeGreaterThan(cell!.serial)
+    // How much busier the pipelined slot is depends on the machine (npm run bench measures it); that every
+    // proposal after the first overlaps the previous run does not.
+    expect(cell!.overlappedProposals).toEqual({ serial: 0, pipelined: cell!.experiments - 1 })
     expect(formatTable(result.tables[0]!)).toContain("pipelined ÷ serial")
   })
 
-  it("orchestrator overhead: the stage runs every no-op experiment and the spans account for the executor", { timeout: 120_000 }, async () => {
+  it("orchestrator overhead: the stage runs every no-op experiment and the spans account for the executor", { timeout: 600_000 }, async () => {
     const { facts } = await orchestratorOverheadBenchmark.run(options)
     expect(facts.experiments).toBe(6)
     expect(new Set(facts.statuses)).toEqual(new Set(["discard"]))
@@ -42,7 +44,7 @@ describe("benchmarks in quick mode", () => {
     expect(facts.storeSpanMs).toBeGreaterThan(0)
   })
 
-  it("gepa overhead: both state ports replay the same optimization", { timeout: 60_000 }, async () => {
+  it("gepa overhead: both state ports replay the same optimization", { timeout: 600_000 }, async () => {
     const { facts } = await gepaOverheadBenchmark.run(options)
     const [memory, sqlite] = facts.runs
     expect(memory!.port).toBe("memory")
@@ -54,7 +56,7 @@ describe("benchmarks in quick mode", () => {
     expect(memory!.candidates).toBeGreaterThan(1)
   })
 
-  it("store scale: both files hold exactly the rows inserted and the probed run's report sees its own rows", { timeout: 120_000 }, async () => {
+  it("store scale: both files hold exactly the rows inserted and the probed run's report sees its own rows", { timeout: 600_000 }, async () => {
     const { facts } = await storeScaleBenchmark.run(options)
     const { small, large, experimentsPerRun, scoresPerRun } = facts
     expect(large.runs).toBe(small.runs * 10)

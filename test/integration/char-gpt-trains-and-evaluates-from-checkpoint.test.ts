@@ -1,7 +1,9 @@
 /**
  * The char-gpt example as twoloop runs it: `train.py && prepare.py evaluate` as real subprocesses in a copy
- * of the target (like a worktree), on CPU with a tiny budget. Needs a python with torch: TWOLOOP_PYTHON,
- * /usr/bin/python3 (Debian's python3-torch) or python3. Without one the tests skip locally and fail in CI.
+ * of the target (like a worktree), on CPU with a tiny budget: a step budget (TWOLOOP_MAX_STEPS) and a time
+ * budget that never binds, so how well it trains does not depend on the machine's speed. Needs a python
+ * with torch: TWOLOOP_PYTHON, /usr/bin/python3 (Debian's python3-torch) or python3. Without one the tests
+ * skip locally and fail in CI.
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -17,7 +19,7 @@ const candidates = [process.env.TWOLOOP_PYTHON, "/usr/bin/python3", "python3"].f
 )
 
 const hasTorch = (python: string): boolean =>
-  spawnSync(python, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 }).status === 0
+  spawnSync(python, ["-c", "import torch"], { stdio: "ignore", timeout: 300_000 }).status === 0
 
 const python = candidates.find(hasTorch)
 const inCi = process.env.CI === "true"
@@ -92,17 +94,19 @@ describe.runIf(!python && inCi)("char-gpt example in CI", () => {
 })
 
 describe.skipIf(!python)("char-gpt example (train.py, then prepare.py evaluate from the checkpoint)", () => {
-  it("trains within the budget and the evaluator scores the checkpoint below the unigram bound", async () => {
+  it("trains the step budget and the evaluator scores the checkpoint well below the unigram bound", async () => {
     const dir = workspace()
-    const run = await sh(command, dir, { TWOLOOP_TIME_BUDGET: "3" })
+    const run = await sh(command, dir, { TWOLOOP_MAX_STEPS: "80", TWOLOOP_TIME_BUDGET: "600" })
     expect(run.stderr).not.toMatch(/Traceback/)
     expect(run.code).toBe(0)
+    expect(lastValue(run.stdout, "num_steps")).toBe(80)
     const valBpb = lastValue(run.stdout, "val_bpb")
     const unigramBpb = lastValue(run.stdout, "unigram_bpb")
     expect(Number.isFinite(valBpb)).toBe(true)
     expect(Number.isFinite(unigramBpb)).toBe(true)
     expect(valBpb).toBeGreaterThan(0)
-    expect(valBpb).toBeLessThan(unigramBpb!)
+    // 3.746 against 4.424 with seed 0 on one CPU thread, whatever the machine's speed
+    expect(valBpb).toBeLessThan(unigramBpb! - 0.4)
     // The evaluator consumes the checkpoint, so a later train.py that saves nothing cannot reuse it.
     expect(fs.existsSync(path.join(dir, "checkpoint.pt"))).toBe(false)
     expect(fs.existsSync(path.join(dir, "checkpoint.evaluated.pt"))).toBe(true)
@@ -111,7 +115,7 @@ describe.skipIf(!python)("char-gpt example (train.py, then prepare.py evaluate f
   it("ignores a val_bpb that train.py prints itself: the evaluator's line comes last", async () => {
     const honest = fs.readFileSync(path.join(exampleDir, "train.py"), "utf8")
     const dir = workspace(`${honest}\nprint("val_bpb: 0.0001")\n`)
-    const run = await sh(command, dir, { TWOLOOP_TIME_BUDGET: "1" })
+    const run = await sh(command, dir, { TWOLOOP_MAX_STEPS: "10", TWOLOOP_TIME_BUDGET: "600" })
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^val_bpb: 0\.0001$/m)
     expect(lastValue(run.stdout, "val_bpb")).toBeGreaterThan(1)

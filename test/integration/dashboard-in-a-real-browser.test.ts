@@ -42,7 +42,7 @@ const startCli = async (store: string) => {
   const child = execa(process.execPath, [path.join(root, "dist/bin/twoloop.js"), "dashboard", "--store", store, "--port", "0"], { cwd: root, reject: false, env: { TWOLOOP_DASHBOARD_TOKEN: "" } })
   const url = await new Promise<string>((resolve, reject) => {
     let seen = ""
-    const timer = setTimeout(() => reject(new Error(`the dashboard did not start: ${seen}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`the dashboard did not start: ${seen}`)), 120_000)
     child.stdout!.on("data", (chunk: Buffer) => {
       seen += chunk.toString()
       const match = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(seen)
@@ -84,6 +84,8 @@ describe.skipIf(!hasChromium)("the dashboard in a real browser", () => {
     cli = await startCli(store.file)
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumFlags, headless: true })
     page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
+    // waits are for conditions; the limit only has to outlast a busy machine
+    page.setDefaultTimeout(120_000)
     page.on("console", (message) => {
       if (message.type() === "error") problems.push(`console: ${message.text()}`)
     })
@@ -211,28 +213,34 @@ describe.skipIf(!hasChromium)("the dashboard in a real browser", () => {
     await open("#/")
     const version = await page.locator("#live").getAttribute("data-version")
     expect(await rows(page, "runs")).toBe(2)
-    // a third run, offline, each experiment slowed down so the page sees it in progress
+    // a third run, offline, its experiments held at a gate until the page has seen it in progress (a time
+    // budget of 300 s puts the hard limit far above any wait at the gate)
+    const gate = path.join(store.root, "live-gate")
+    fs.writeFileSync(gate, "")
     const config = configFor(store.root, {
       name: "dashboard-live",
-      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5, env: { FIXTURE_SLEEP_MS: "400" } },
+      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 300, env: { FIXTURE_WAIT_WHILE: gate } },
       executor: { kind: "local", gpus: "none" },
       stages: [{ kind: "code-search", name: "inner", budget: { experiments: 6 }, pipelining: false }],
     })
     const running = Effect.runPromise(runPipeline(config).effect as Effect.Effect<RunSummary, unknown>)
-    await page.waitForFunction(() => document.querySelectorAll('table[data-table="runs"] tbody tr').length === 3, undefined, { timeout: 20_000 })
+    await page.waitForFunction(() => document.querySelectorAll('table[data-table="runs"] tbody tr').length === 3)
     const newRow = page.locator('table[data-table="runs"] tbody tr').first()
     await expect(newRow.textContent()).resolves.toContain("dashboard-live")
     const runId = (await newRow.getAttribute("data-run"))!
     expect(await page.locator("#live").getAttribute("data-version")).not.toBe(version)
 
-    // its page fills in while it runs: more plotted points later than at first sight, and the run completes
+    // its page fills in while it runs: no point while the first experiment waits at the gate, all of them
+    // once the gate opens and the run completes
     await open(`#/run/${runId}`)
-    await page.waitForSelector('canvas[data-chart="progress"]', { timeout: 20_000 })
+    await page.waitForSelector('canvas[data-chart="progress"]')
     const early = Number(await page.locator('canvas[data-chart="progress"]').getAttribute("data-points"))
+    expect(early).toBe(0)
+    fs.rmSync(gate)
     const summary = await running
     expect(summary.status).toBe("completed")
-    await page.waitForFunction(() => document.querySelector(".run-header")?.textContent?.includes("completed"), undefined, { timeout: 20_000 })
-    await page.waitForFunction((n) => Number(document.querySelector('canvas[data-chart="progress"]')?.getAttribute("data-points")) > n, early, { timeout: 20_000 })
+    await page.waitForFunction(() => document.querySelector(".run-header")?.textContent?.includes("completed"))
+    await page.waitForFunction((n) => Number(document.querySelector('canvas[data-chart="progress"]')?.getAttribute("data-points")) > n, early)
     const final: any = await page.evaluate((id) => fetch(`/api/runs/${id}`).then((r) => r.json()), runId)
     const late = await plottedPoints(page, 'canvas[data-chart="progress"]')
     expect(late).toBeGreaterThan(early)

@@ -4,8 +4,9 @@
  * completes with exactly the bookkeeping of an uninterrupted run: no experiment, candidate or proposal lost
  * or counted twice; the inner branch's HEAD is the recorded best and holds exactly the kept commits.
  *
- * Some points are reached by watching from outside (a request arriving at the LLM server, a row turning
- * `running`); the ones between two writes are hit with failpoints (src/services/failpoints.ts).
+ * LLM calls in flight are reached by watching from outside (the server kills the run when the request
+ * arrives); every other point is hit with a failpoint (src/services/failpoints.ts), so no point depends on
+ * how fast the machine is.
  */
 import Database from "better-sqlite3"
 import { execFileSync } from "node:child_process"
@@ -40,13 +41,13 @@ const researcher = (request: RecordedRequest) => {
   return scriptedResearcher(request)
 }
 
-const configText = (baseURL: string, sleepMs: number, stages?: unknown) =>
+const configText = (baseURL: string, stages?: unknown) =>
   JSON.stringify(
     {
       name: "kill-resume",
       model: `openai-compatible:scripted@${baseURL}`,
       llm: { retries: 1, timeoutSeconds: 20 },
-      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5, env: { FIXTURE_SLEEP_MS: String(sleepMs) } },
+      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5 },
       executor: { kind: "local", gpus: "none" },
       stages: stages ?? [
         { kind: "gepa", name: "outer", budget: { metricCalls: 21 }, adapter: { kind: "research", scenarios: 3, scoreRange: 2 } },
@@ -107,19 +108,20 @@ const expectHeadIsRecordedBest = (root: string, store: string) => {
 type KillPoint =
   | { readonly name: string; readonly failpoint: string }
   | { readonly name: string; readonly llmRequest: number }
-  | { readonly name: string; readonly runningRow: { readonly stage: string; readonly nth: number } }
+  /** The nth experiment of a stage has started (its process is running and its row says so). */
+  | { readonly name: string; readonly experimentRunning: { readonly stage: string; readonly nth: number } }
 
 const points: ReadonlyArray<KillPoint> = [
   { name: "while the seed-directions LLM call is in flight", llmRequest: 1 },
   { name: "while an agent LLM call of the outer stage is in flight", llmRequest: 3 },
   { name: "after an LLM reply arrived, before the ledger write", failpoint: "llm-replied:4" },
-  { name: "during a proxy experiment", runningRow: { stage: "outer", nth: 2 } },
+  { name: "during a proxy experiment", experimentRunning: { stage: "outer", nth: 2 } },
   { name: "between a proxy experiment's end and its DB write", failpoint: "experiment-ended:3" },
   { name: "during the GEPA full evaluation of the seed", failpoint: "gepa-val-evaluation:1" },
   { name: "after a GEPA proposal was recorded", failpoint: "gepa-proposal-recorded:1" },
   { name: "during the stage handoff", failpoint: "stage-completed:1" },
   { name: "after the inner stage planned an experiment", failpoint: "proposal-planned:2" },
-  { name: "during an inner experiment", runningRow: { stage: "inner", nth: 3 } },
+  { name: "during an inner experiment", experimentRunning: { stage: "inner", nth: 3 } },
   { name: "after a keep commit, before the DB recorded it", failpoint: "kept-commit:1" },
   { name: "between an inner experiment's end and its DB write", failpoint: "experiment-ended:12" },
 ]
@@ -130,6 +132,13 @@ describe("kill -9 anywhere, then resume", () => {
   /** Called with each request the server receives; set per test. */
   let onRequest: (n: number) => void = () => {}
   let requests = 0
+
+  /** How many experiments the run has started once the nth of `stage` starts (stages run one after the other, their experiments one at a time). */
+  const experimentsStarted = ({ stage, nth }: { readonly stage: string; readonly nth: number }) => {
+    const stages = (expected.stages as Array<{ name: string }>).map((s) => s.name)
+    const before = (expected.experiments as Array<{ stage: string }>).filter((e) => stages.indexOf(e.stage) < stages.indexOf(stage)).length
+    return before + nth
+  }
 
   beforeAll(async () => {
     server = await startOpenAiServer()
@@ -142,22 +151,23 @@ describe("kill -9 anywhere, then resume", () => {
       },
     })
     const { root } = makeProject("quadratic-target", { git: true })
-    fs.writeFileSync(path.join(root, "pipeline.config.json"), configText(server.baseURL, 150))
-    const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, timeout: 300_000 })
+    fs.writeFileSync(path.join(root, "pipeline.config.json"), configText(server.baseURL))
+    const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, timeout: 600_000 })
     expect(run.exitCode, String(run.all)).toBe(0)
     expected = bookkeeping(storeOf(root))
     expectHeadIsRecordedBest(root, storeOf(root))
     console.log(`uninterrupted: ${expected.experiments.length} experiments, ${expected.candidates.length} candidates, ${expected.proposals.length} proposals`)
     expect(expected.candidates.length).toBeGreaterThan(1)
-  }, 300_000)
+  }, 600_000)
   afterAll(() => server.close())
 
   it.each(points)("$name", async (point) => {
     const { root } = makeProject("quadratic-target", { git: true })
-    fs.writeFileSync(path.join(root, "pipeline.config.json"), configText(server.baseURL, 150))
+    fs.writeFileSync(path.join(root, "pipeline.config.json"), configText(server.baseURL))
     const store = storeOf(root)
-    const env: Record<string, string> = "failpoint" in point ? { TWOLOOP_FAILPOINT: point.failpoint } : {}
-    const run = twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, env, timeout: 300_000 })
+    const env: Record<string, string> =
+      "failpoint" in point ? { TWOLOOP_FAILPOINT: point.failpoint } : "experimentRunning" in point ? { TWOLOOP_FAILPOINT: `experiment-running:${experimentsStarted(point.experimentRunning)}` } : {}
+    const run = twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root, env, timeout: 600_000 })
     let killed = false
     const kill = () => {
       if (!killed) run.kill("SIGKILL")
@@ -165,27 +175,12 @@ describe("kill -9 anywhere, then resume", () => {
     }
     requests = 0
     if ("llmRequest" in point) onRequest = (n) => n === point.llmRequest && kill()
-    let watcher: NodeJS.Timeout | undefined
-    if ("runningRow" in point) {
-      watcher = setInterval(() => {
-        if (!fs.existsSync(store)) return
-        try {
-          const running = read(store, (db) =>
-            db.prepare(`SELECT COUNT(*) AS n FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = ? AND e.status = 'running' AND e.seq >= ?`).get(point.runningRow.stage, point.runningRow.nth) as { n: number },
-          ).n
-          if (running > 0) kill()
-        } catch {
-          // the store is still being created (no tables yet): look again at the next tick
-        }
-      }, 25)
-    }
     const first = await run
-    clearInterval(watcher)
     onRequest = () => {}
     expect(first.signal, `the run was killed (${point.name})\n${first.all}`).toBe("SIGKILL")
     expect(read(store, (db) => (db.prepare("SELECT status FROM runs").get() as { status: string }).status)).toBe("running")
 
-    const resumed = await twoloop(["resume", runIdOf(store), "--config", "pipeline.config.json"], { cwd: root, timeout: 300_000 })
+    const resumed = await twoloop(["resume", runIdOf(store), "--config", "pipeline.config.json"], { cwd: root, timeout: 600_000 })
     expect(resumed.exitCode, String(resumed.all)).toBe(0)
     expect(read(store, (db) => (db.prepare("SELECT status FROM runs").get() as { status: string }).status)).toBe("completed")
     expect(bookkeeping(store)).toEqual(expected)

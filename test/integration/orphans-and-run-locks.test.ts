@@ -11,16 +11,28 @@ import { describe, expect, it } from "vitest"
 import { twoloop } from "../support/cli.ts"
 import { makeProject } from "../support/pipeline.ts"
 
-const writeConfig = (root: string, sleepMs: number, experiments = 3) =>
+/**
+ * A config whose experiments wait while the file `gate` exists (FIXTURE_WAIT_WHILE): while the test holds
+ * the gate, a started experiment is certainly still running, however slow the machine. (The time budget
+ * only sets the hard limit, 2 × 300 + 30 s: far longer than any wait at the gate.)
+ */
+const writeConfig = (root: string, gate: string, experiments = 3) =>
   fs.writeFileSync(
     path.join(root, "pipeline.config.json"),
     JSON.stringify({
       name: "orphans",
-      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 30, env: { FIXTURE_SLEEP_MS: String(sleepMs) } },
+      target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 300, env: { FIXTURE_WAIT_WHILE: gate } },
       executor: { kind: "local", gpus: "none" },
       stages: [{ kind: "code-search", name: "inner", budget: { experiments } }],
     }),
   )
+
+/** Closes the gate: experiments that start wait until `open`. */
+const closedGate = (root: string) => {
+  const gate = path.join(root, "gate")
+  fs.writeFileSync(gate, "")
+  return { gate, open: () => fs.rmSync(gate, { force: true }) }
+}
 
 const storeOf = (root: string) => path.join(root, ".twoloop/twoloop.db")
 
@@ -33,16 +45,22 @@ const query = <A>(store: string, sql: string, ...params: Array<unknown>): Array<
   }
 }
 
+/** True while the process exists and is not a zombie (a killed orphan stays a zombie until init reaps it). */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)
-    return true
+  } catch {
+    return false
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3))
   } catch {
     return false
   }
 }
 
-const until = async (what: string, check: () => boolean, timeoutMs = 60_000) => {
+const until = async (what: string, check: () => boolean, timeoutMs = 300_000) => {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -58,10 +76,13 @@ const runningPid = (store: string) => {
   }
 }
 
+const orphanEvents = (store: string) => query<{ message: string }>(store, "SELECT message FROM events WHERE kind = 'orphan-killed'").map((e) => e.message)
+
 describe("after a kill -9", () => {
   it("resume kills the experiment process the dead run left behind, records it, and finishes its budget", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root, 4000)
+    const { gate, open } = closedGate(root)
+    writeConfig(root, gate)
     const store = storeOf(root)
     const run = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root })
     await until("a running experiment", () => runningPid(store) !== undefined)
@@ -71,12 +92,16 @@ describe("after a kill -9", () => {
     expect(alive(orphan), "the experiment outlives the killed orchestrator").toBe(true)
 
     const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
-    const resumed = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
+    const resuming = twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
+    // The orphan waits at the gate, so it is alive when resume looks for it; resume's own experiments
+    // may pass once resume has recorded killing it.
+    await until("resume to kill the orphan", () => orphanEvents(store).length > 0)
+    open()
+    const resumed = await resuming
     expect(resumed.exitCode, String(resumed.all)).toBe(0)
     expect(String(resumed.stdout)).toMatch(new RegExp(`killed \\d+ orphaned process(es)? of experiment #\\d+ \\(pid [\\d, ]*\\b${orphan}\\b`))
     expect(alive(orphan)).toBe(false)
-    const events = query<{ message: string }>(store, "SELECT message FROM events WHERE kind = 'orphan-killed'")
-    expect(events.map((e) => e.message)).toEqual([expect.stringContaining(`pid ${orphan}`)])
+    expect(orphanEvents(store)).toEqual([expect.stringContaining(`pid ${orphan}`)])
     const rows = query<{ status: string }>(store, "SELECT status FROM experiments ORDER BY seq")
     expect(rows).toHaveLength(3)
     expect(rows.every((r) => r.status !== "running" && r.status !== "planned")).toBe(true)
@@ -86,8 +111,10 @@ describe("after a kill -9", () => {
 describe("one process per run", () => {
   it("refuses a second process while the first holds the lock, and takes over once the holder is dead", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root, 1500)
+    const { gate, open } = closedGate(root)
+    writeConfig(root, gate)
     const store = storeOf(root)
+    // The first process cannot finish while the gate is closed: it holds the lock for as long as the test needs.
     const first = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root })
     await until("the run to start", () => runningPid(store) !== undefined)
     const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
@@ -100,6 +127,7 @@ describe("one process per run", () => {
 
     first.kill("SIGKILL")
     await first
+    open()
     const third = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
     expect(third.exitCode, String(third.all)).toBe(0)
     expect(query<{ status: string }>(store, "SELECT status FROM runs")[0]!.status).toBe("completed")
@@ -107,7 +135,7 @@ describe("one process per run", () => {
 
   it("waits out a live-looking holder on another host until its heartbeat expires", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root, 0, 3)
+    writeConfig(root, path.join(root, "gate-never-closed"), 2)
     const store = storeOf(root)
     // A finished run, then pretend another machine holds its lock.
     const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root })
@@ -118,10 +146,14 @@ describe("one process per run", () => {
       db.prepare("UPDATE runs SET status = 'interrupted', lock_owner = 'another-host:4242', lock_heartbeat = ? WHERE id = ?").run(Date.now() - ageMs, runId)
       db.close()
     }
-    hold(1_000)
-    const refused = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
+    // While the other host heartbeats (every second here, every 5 s for twoloop), it is alive however long
+    // this machine takes to start the second process.
+    hold(0)
+    const heartbeat = setInterval(() => hold(0), 1000)
+    const refused = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root }).finally(() => clearInterval(heartbeat))
     expect(refused.exitCode).not.toBe(0)
     expect(String(refused.stderr)).toMatch(/is being run by another-host:4242/)
+    // Then it stops: once its last heartbeat is older than the stale limit (30 s), the lock is taken over.
     hold(10 * 60_000)
     const tookOver = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
     expect(tookOver.exitCode, String(tookOver.all)).toBe(0)

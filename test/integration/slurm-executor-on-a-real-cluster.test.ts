@@ -7,6 +7,7 @@ import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { twoloop } from "../support/cli.ts"
@@ -17,15 +18,25 @@ import { ensureSlurm, jobState, queuedTwoloopJobs, slurmUnavailable } from "../s
 const ci = process.env.CI === "true"
 if (slurmUnavailable && !ci) console.warn(`skipping the SLURM executor tests: ${slurmUnavailable}`)
 
+/** The fixture target; its time budget only sets the hard limit (2 × 300 + 30 s), far above any wait at a gate. */
 const target = (env: Record<string, string>) => ({
   dir: "target",
   editable: ["train.mjs"],
   readonly: ["prepare.mjs"],
   command: "node train.mjs",
   metric: { name: "loss", direction: "minimize" },
-  timeBudgetSeconds: 20,
+  timeBudgetSeconds: 300,
   env,
 })
+
+const lockOwner = (store: string) => {
+  const db = new Database(store, { readonly: true })
+  try {
+    return (db.prepare("SELECT lock_owner FROM runs").get() as { lock_owner: string | null }).lock_owner
+  } finally {
+    db.close()
+  }
+}
 
 const rowsOf = (store: string) => {
   const db = new Database(store, { readonly: true })
@@ -34,7 +45,7 @@ const rowsOf = (store: string) => {
   return rows
 }
 
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
+const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 300_000) => {
   const deadline = Date.now() + timeoutMs
   // A check that throws (e.g. the store exists but has no tables yet) counts as not yet.
   while (!(await check().catch(() => false))) {
@@ -53,10 +64,11 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
 
   it("runs a code-search stage as batch jobs, two in flight, with the local executor's bookkeeping", async () => {
     const stage = { kind: "code-search", name: "inner", workers: 2, budget: { experiments: 4 } }
+    // The two baselines wait for each other (FIXTURE_RENDEZVOUS): both can only end if both ran at once.
     const slurmProject = makeProject("quadratic-target", { git: true })
-    const slurm = configFor(slurmProject.root, { target: target({ FIXTURE_SLEEP_MS: "1500" }), executor: { kind: "slurm", maxJobs: 2, pollSeconds: 0.2 }, stages: [stage] })
+    const slurm = configFor(slurmProject.root, { target: target({ FIXTURE_RENDEZVOUS: tempDir("twoloop-rendezvous-") }), executor: { kind: "slurm", maxJobs: 2, pollSeconds: 0.2 }, stages: [stage] })
     const localProject = makeProject("quadratic-target", { git: true })
-    const local = configFor(localProject.root, { target: target({ FIXTURE_SLEEP_MS: "1500" }), executor: { kind: "local", gpus: "none", cpuSlots: 2 }, stages: [stage] })
+    const local = configFor(localProject.root, { target: target({ FIXTURE_RENDEZVOUS: tempDir("twoloop-rendezvous-") }), executor: { kind: "local", gpus: "none", cpuSlots: 2 }, stages: [stage] })
 
     const run = (config: typeof slurm) => Effect.runPromise(runPipeline(config).effect as Effect.Effect<unknown, unknown>)
     await run(slurm)
@@ -80,7 +92,7 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
       fs.cpSync(fixtureDir("quadratic-target"), dir, { recursive: true })
       fs.writeFileSync(path.join(dir, "edit.diff"), row.diff)
       execFileSync("git", ["apply", "edit.diff"], { cwd: dir })
-      const out = execFileSync("node", ["train.mjs"], { cwd: dir, encoding: "utf8", env: { ...process.env, TWOLOOP_SEED: String(row.seed), TWOLOOP_TIME_BUDGET: "20" } })
+      const out = execFileSync("node", ["train.mjs"], { cwd: dir, encoding: "utf8", env: { ...process.env, TWOLOOP_SEED: String(row.seed), TWOLOOP_TIME_BUDGET: "300" } })
       expect(Number(/^loss: ([\d.]+)$/m.exec(out)![1]), row.description).toBeCloseTo(row.metric, 10)
     }
     const countBy = (rows: Array<Record<string, any>>) => rows.map((r) => r.purpose).sort()
@@ -99,27 +111,38 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
     expect(await queuedTwoloopJobs()).toEqual([])
   })
 
-  const writeConfig = (root: string) =>
+  /**
+   * A config whose jobs wait while the file `gate` exists (FIXTURE_WAIT_WHILE), so that a job the test sees
+   * running is still running when the test acts on it, however slow the machine.
+   */
+  const writeConfig = (root: string) => {
+    const gate = path.join(root, "gate")
+    fs.writeFileSync(gate, "")
     fs.writeFileSync(
       path.join(root, "pipeline.config.json"),
       JSON.stringify({
         name: "slurm-interrupt",
-        target: target({ FIXTURE_SLEEP_MS: "4000" }),
+        target: target({ FIXTURE_WAIT_WHILE: gate }),
         executor: { kind: "slurm", maxJobs: 2, pollSeconds: 0.2 },
         stages: [{ kind: "code-search", name: "inner", workers: 2, budget: { experiments: 3 } }],
       }),
     )
+    return { openGate: () => fs.rmSync(gate, { force: true }) }
+  }
   const env = () => ({ SLURM_CONF: process.env.SLURM_CONF!, TWOLOOP_HOME: path.join(process.env.TWOLOOP_HOME ?? "/tmp", "slurm-cli") })
 
   it("cancels its jobs when interrupted, leaves nothing in squeue, and reruns them on resume", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root)
+    const { openGate } = writeConfig(root)
     const run = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, env: env() })
     await until("two jobs in the queue", async () => (await queuedTwoloopJobs()).length === 2)
     const jobs = await queuedTwoloopJobs()
-    // The first Ctrl-C lets running experiments finish; the second stops them now.
+    // The first Ctrl-C lets running experiments finish (these never would: they wait at the gate); the
+    // second, sent once the first was heard (two signals sent at once may arrive as one), stops them now.
+    let output = ""
+    run.all?.on("data", (chunk: Buffer) => (output += chunk.toString()))
     run.kill("SIGINT")
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await until("the first Ctrl-C to be heard", async () => output.includes("press Ctrl-C again"))
     run.kill("SIGINT")
     const ended = await run
     expect(String(ended.all)).toMatch(/twoloop: interrupted/)
@@ -130,8 +153,9 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
     expect(rows.filter((r) => r.status === "running")).toEqual([])
     expect(rows.filter((r) => r.status === "planned")).toHaveLength(2)
 
+    openGate()
     const runId = /run (\S+) interrupted/.exec(String(ended.all))?.[1] ?? (new Database(store, { readonly: true }).prepare("SELECT id FROM runs").get() as { id: string }).id
-    const resumed = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root, env: env(), timeout: 180_000 })
+    const resumed = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root, env: env(), timeout: 600_000 })
     expect(resumed.exitCode, String(resumed.all)).toBe(0)
     const after = rowsOf(store)
     expect(after).toHaveLength(3)
@@ -140,7 +164,7 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
 
   it("re-attaches on resume to a job that kept running after twoloop was killed", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root)
+    const { openGate } = writeConfig(root)
     const run = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, env: env() })
     const store = path.join(root, ".twoloop/twoloop.db")
     await until("two running jobs recorded", async () => fs.existsSync(store) && rowsOf(store).filter((r) => r.status === "running" && r.job_id).length === 2)
@@ -151,8 +175,13 @@ describe.skipIf(slurmUnavailable !== undefined && !ci)("the SLURM executor on a 
     expect((await queuedTwoloopJobs()).sort()).toEqual([...orphaned].sort())
 
     const runId = (new Database(store, { readonly: true }).prepare("SELECT id FROM runs").get() as { id: string }).id
-    // (the killed process's lock is taken over: its pid is dead on this host)
-    const resumed = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root, env: env(), timeout: 180_000 })
+    // (the killed process's lock is taken over: its pid is dead on this host). The jobs are held at the
+    // gate until the resumed process holds the lock, so it finds them still running.
+    const resuming = twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root, env: env(), timeout: 600_000 })
+    await until("the resumed process to take the lock", async () => lockOwner(store) === `${os.hostname()}:${resuming.pid}`)
+    expect((await queuedTwoloopJobs()).sort()).toEqual([...orphaned].sort())
+    openGate()
+    const resumed = await resuming
     expect(String(resumed.all)).not.toMatch(/cancelled SLURM job/)
     expect(resumed.exitCode, String(resumed.all)).toBe(0)
     const after = rowsOf(store)

@@ -14,6 +14,7 @@ const executor = makeLocalExecutor({ sandbox: "none", gpus: "none" })
 const spec = (overrides: Partial<RunSpec> & Pick<RunSpec, "command">): RunSpec => {
   const dir = tempDir()
   return {
+    runId: "test-run",
     experimentId: 1,
     cwd: dir,
     env: {},
@@ -33,8 +34,9 @@ const retained = () => {
   return usage.heapUsed + usage.arrayBuffers
 }
 
+/** Polls until the process is gone (killed processes still need a moment of CPU to exit on a busy machine). */
 const waitUntilDead = async (pid: number) => {
-  for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100))
+  for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100))
   return !isAlive(pid)
 }
 
@@ -44,7 +46,8 @@ describe("local executor", () => {
       const pids: Array<number> = []
       const ending = yield* executor.run(
         spec({
-          command: `node ${fixtures}/fork-sleeper.mjs`,
+          // exec: the process the executor started is the one that ignores SIGTERM (not a shell around it)
+          command: `exec node ${fixtures}/fork-sleeper.mjs`,
           hardLimitSeconds: 1,
           onStdoutLine: (line) => {
             const match = /^(parent|child) (\d+)$/.exec(line)
@@ -52,10 +55,12 @@ describe("local executor", () => {
           },
         }),
       )
+      // It ignores SIGTERM, so it ended by the SIGKILL that follows the grace: not before limit + grace (2 s),
+      // and (a bound far above the 2 s, for a busy machine) not at some much later deadline.
       expect(ending.timedOut).toBe(true)
-      expect(ending.signal).not.toBeNull()
-      expect(ending.seconds).toBeGreaterThanOrEqual(1)
-      expect(ending.seconds).toBeLessThan(6)
+      expect(ending.signal).toBe("SIGKILL")
+      expect(ending.seconds).toBeGreaterThanOrEqual(2)
+      expect(ending.seconds).toBeLessThan(20)
       expect(pids).toHaveLength(2)
       for (const pid of pids) expect(yield* Effect.promise(() => waitUntilDead(pid))).toBe(true)
     }))
@@ -91,6 +96,7 @@ describe("local executor", () => {
             command: `node ${fixtures}/dump-env.mjs`,
             env: { TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", MY_SECRET: "nope-nope-nope" },
             slot: { index: 1, gpu: 3 },
+            runId: "run-7f37",
             experimentId: 42,
             onStdoutLine: (line) => {
               if (line.startsWith("ENV ")) envLine = line.slice(4)
@@ -107,7 +113,7 @@ describe("local executor", () => {
       expect(env.TWOLOOP_API_KEY).toBeUndefined()
       expect(env.SOME_SERVICE_TOKEN).toBeUndefined()
       expect(env.MY_SECRET).toBeUndefined()
-      expect(env).toMatchObject({ TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", CUDA_VISIBLE_DEVICES: "3", TWOLOOP_EXPERIMENT_ID: "42" })
+      expect(env).toMatchObject({ TWOLOOP_TIME_BUDGET: "12", TWOLOOP_SEED: "7", CUDA_VISIBLE_DEVICES: "3", TWOLOOP_RUN_ID: "run-7f37", TWOLOOP_EXPERIMENT_ID: "42" })
       expect(env.PATH).toBeDefined()
     }))
 
@@ -144,8 +150,19 @@ describe("local executor", () => {
 
   it.live("records peak memory of the process tree", () =>
     Effect.gen(function* () {
-      const ending = yield* executor.run(spec({ command: `node ${fixtures}/memory-hog.mjs` }))
+      // The hog holds its memory until released; the release comes a second after it said so, which is
+      // after the executor's next sample (every 500 ms: a timer due sooner fires first, however late).
+      const release = path.join(tempDir(), "release")
+      const ending = yield* executor.run(
+        spec({
+          command: `node ${fixtures}/memory-hog.mjs ${release}`,
+          onStdoutLine: (line) => {
+            if (line.startsWith("held ")) setTimeout(() => fs.writeFileSync(release, ""), 1000)
+          },
+        }),
+      )
       expect(ending.exitCode).toBe(0)
+      expect(ending.logTail).toContain("released 150")
       expect(ending.peakMemoryMb).toBeGreaterThan(120)
     }))
 
@@ -161,20 +178,23 @@ describe("local executor", () => {
       expect(badCwd.failure).not.toBeNull()
     }))
 
-  it.live("finds and kills an orphan by the experiment id in its environment", () =>
+  it.live("finds and kills an orphan by the run and experiment ids in its environment, never another run's", () =>
     Effect.gen(function* () {
       const { spawn } = yield* Effect.promise(() => import("node:child_process"))
       const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], {
         detached: true,
         stdio: "ignore",
-        env: { ...process.env, TWOLOOP_EXPERIMENT_ID: "987654" },
+        env: { ...process.env, TWOLOOP_RUN_ID: "orphan-run", TWOLOOP_EXPERIMENT_ID: "987654" },
       })
       orphan.unref()
-      yield* Effect.sleep("200 millis")
-      const other = yield* executor.cleanupOrphan({ id: 123456, pid: orphan.pid!, host: null, jobId: null })
-      expect(other).toBeNull()
-      expect(isAlive(orphan.pid!)).toBe(true)
-      const message = yield* executor.cleanupOrphan({ id: 987654, pid: orphan.pid!, host: null, jobId: null })
+      // (spawn returns once the child has exec'd: its environment is already readable)
+      const experiment = { runId: "orphan-run", id: 987654, pid: orphan.pid!, host: null, jobId: null }
+      // another experiment of the run, and the same experiment number in another run (another store, say)
+      for (const other of [{ ...experiment, id: 123456 }, { ...experiment, runId: "another-run" }]) {
+        expect(yield* executor.cleanupOrphan(other)).toBeNull()
+        expect(isAlive(orphan.pid!)).toBe(true)
+      }
+      const message = yield* executor.cleanupOrphan(experiment)
       expect(message).toContain("experiment #987654")
       expect(yield* Effect.promise(() => waitUntilDead(orphan.pid!))).toBe(true)
     }))

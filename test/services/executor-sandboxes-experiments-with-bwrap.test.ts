@@ -53,6 +53,7 @@ describe.skipIf(!hasBwrap && !ci)("the bubblewrap sandbox", () => {
       fs.writeFileSync(path.join(cwd, "probe.cjs"), probe)
       const lines: Array<string> = []
       const spec: RunSpec = {
+        runId: "sandbox-test",
         experimentId: 1,
         cwd,
         command: "node probe.cjs",

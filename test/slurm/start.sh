@@ -48,7 +48,9 @@ export SLURM_CONF="$conf"
 if ! munge -n </dev/null >/dev/null 2>&1; then
   mkdir -p /run/munge && chown munge:munge /run/munge && chmod 0755 /run/munge
   if [ ! -s /etc/munge/munge.key ]; then mungekey --create >/dev/null; chown munge:munge /etc/munge/munge.key; fi
-  if command -v runuser >/dev/null; then runuser -u munge -- munged --pid-file="$dir/munged.pid"; else munged --force --pid-file="$dir/munged.pid"; fi
+  # (as the munge user it can only write its pid file into a folder of its own; stop.sh reads it there)
+  install -d -o munge -g munge "$dir/munge"
+  if command -v runuser >/dev/null; then runuser -u munge -- munged --pid-file="$dir/munge/munged.pid"; else munged --force --pid-file="$dir/munge/munged.pid"; fi
   for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 

@@ -2,8 +2,7 @@
 # Stops what start.sh started, by the pids in its pid files.
 set -uo pipefail
 dir="${TWOLOOP_SLURM_DIR:-/tmp/twoloop-slurm}"
-for name in slurmd slurmctld munged; do
-  file="$dir/$name.pid"
+for file in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"; do
   [ -s "$file" ] || continue
   pid="$(cat "$file")"
   if kill -0 "$pid" 2>/dev/null; then

@@ -10,6 +10,6 @@ export const twoloop = (args: ReadonlyArray<string>, options: { cwd?: string; en
     cwd: options.cwd ?? root,
     env: { ...options.env },
     reject: false,
-    timeout: options.timeout ?? 120_000,
+    timeout: options.timeout ?? 600_000,
     all: true,
   })

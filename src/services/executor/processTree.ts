@@ -1,7 +1,8 @@
 /**
  * Process trees on Linux, read from /proc: the members of a process group and their descendants, their
  * summed resident memory, killing all of them, and finding the processes of one experiment by the
- * `TWOLOOP_EXPERIMENT_ID` in their environment (orphan cleanup never matches by name).
+ * `TWOLOOP_RUN_ID` and `TWOLOOP_EXPERIMENT_ID` in their environment (orphan cleanup never matches by name,
+ * nor by an experiment id alone: every store numbers its experiments from 1).
  */
 import * as fs from "node:fs"
 
@@ -108,15 +109,15 @@ export const signalTree = (pid: number, signal: NodeJS.Signals): void => {
   }
 }
 
-/** Pids whose environment carries `TWOLOOP_EXPERIMENT_ID=<experimentId>`. */
-export const processesOfExperiment = (experimentId: number): Array<number> => {
+/** Pids whose environment carries both `TWOLOOP_RUN_ID=<runId>` and `TWOLOOP_EXPERIMENT_ID=<experimentId>`. */
+export const processesOfExperiment = (runId: string, experimentId: number): Array<number> => {
   if (!procAvailable()) return []
-  const marker = `TWOLOOP_EXPERIMENT_ID=${experimentId}\u0000`
+  const markers = [`\u0000TWOLOOP_RUN_ID=${runId}\u0000`, `\u0000TWOLOOP_EXPERIMENT_ID=${experimentId}\u0000`]
   const out: Array<number> = []
   for (const info of allProcesses()) {
     try {
-      const environ = fs.readFileSync(`/proc/${info.pid}/environ`, "latin1")
-      if (`${environ}\u0000`.includes(marker)) out.push(info.pid)
+      const environ = `\u0000${fs.readFileSync(`/proc/${info.pid}/environ`, "latin1")}\u0000`
+      if (markers.every((marker) => environ.includes(marker))) out.push(info.pid)
     } catch {
       // not ours to read, or gone
     }

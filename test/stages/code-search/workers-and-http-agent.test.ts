@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
+import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { type OpenAiServer, startOpenAiServer } from "../../support/openaiServer.ts"
 import { configFor, makeProject, runPipeline } from "../../support/pipeline.ts"
@@ -28,8 +29,9 @@ describe("code-search throughput and the real provider path", () => {
   it.live("runs two workers at once on separate worktrees, sharing the incumbent, within the exact budget", () =>
     Effect.gen(function* () {
       const { root } = makeProject("quadratic-target", { git: true })
+      // The two baselines wait for each other (FIXTURE_RENDEZVOUS): they can only both end if both ran at once.
       const config = configFor(root, {
-        target: target({ FIXTURE_SLEEP_MS: "400" }),
+        target: target({ FIXTURE_RENDEZVOUS: path.join(root, "rendezvous") }),
         executor: { kind: "local", gpus: "none", cpuSlots: 2 },
         stages: [{ kind: "code-search", name: "inner", workers: 2, budget: { experiments: 12 } }],
       })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { budgetStopReason, canAfford, optimize, reflectiveIterationCost } from "../../../stages/gepa/index.ts"
@@ -183,18 +184,22 @@ describe("metric-call budget in a run", () => {
       expect(result.candidates).toHaveLength(3)
     }).pipe(Effect.provide(engineLayer(scriptedModel([appendMissingWord])))))
 
-  it.live("stops once the wall-time budget is spent", () =>
+  // The engine reads Effect's Clock; under it.effect that is a test clock, which only the evaluations move
+  // (50 ms each here), so when the budget runs out does not depend on how fast the machine is.
+  it.effect("stops once the wall-time budget is spent", () =>
     Effect.gen(function* () {
+      const { adapter, counters } = keywordAdapter({ beforeEvaluate: () => TestClock.adjust("50 millis") })
       const result = yield* optimize({
-        adapter: keywordAdapter({ beforeEvaluate: () => Effect.sleep("5 millis") }).adapter,
+        adapter,
         seedCandidate: { instruction: "go" },
         trainset: examples("t", keywords),
         valset: examples("v", keywords),
         reflectionModel,
-        budget: { seconds: 0.15 },
+        budget: { seconds: 3 },
       })
       expect(result.stopReason).toBe("time")
-      expect(result.iterations).toBeGreaterThan(0)
+      // 71 evaluations: 3.55 s by this clock, the budget crossed during the fourth iteration
+      expect({ iterations: result.iterations, evaluations: counters.started }).toEqual({ iterations: 4, evaluations: 71 })
     }).pipe(Effect.provide(engineLayer(scriptedModel([appendMissingWord])))))
 
   it.effect("stops when the caller asks to", () => {

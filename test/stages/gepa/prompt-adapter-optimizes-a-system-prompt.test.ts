@@ -142,6 +142,7 @@ describe("prompt optimization over HTTP (openai-compatible provider)", () => {
         },
       })
       const port = makeMemoryStatePort()
+      // A timed-out reply would score 0 and change the run: the LLM timeout only has to outlast a busy machine.
       const result = yield* optimize({
         adapter: makePromptAdapter({ taskModel: `openai-compatible:task@${server.baseURL}`, metric: "number" }),
         seedCandidate: { system_prompt: "Solve the word problem." },
@@ -151,7 +152,7 @@ describe("prompt optimization over HTTP (openai-compatible provider)", () => {
         reflectionModel: `openai-compatible:reflector@${server.baseURL}`,
         budget: { metricCalls: 60 },
         concurrency: 3,
-      }).pipe(Effect.provide(Layer.mergeAll(Llm.layer({ ...settings, env: { TWOLOOP_API_KEY: "sk-test" } }), Prompts.layer).pipe(Layer.provideMerge(Store.layer(storeFile())))))
+      }).pipe(Effect.provide(Layer.mergeAll(Llm.layer({ ...settings, timeoutSeconds: 60, env: { TWOLOOP_API_KEY: "sk-test" } }), Prompts.layer).pipe(Layer.provideMerge(Store.layer(storeFile())))))
 
       expect(result.best.mean).toBeGreaterThan(result.candidates[0]!.mean)
       const taskRequests = server.requests.filter((r) => r.body.model === "task")
