@@ -16,7 +16,7 @@ import { Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
 import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
 import { sha256 } from "../common/hash.ts"
-import { makeRedactor } from "../common/secrets.ts"
+import { fullEnvironment, makeRedactor } from "../common/secrets.ts"
 import { Store } from "./Store.ts"
 import { failpoint } from "./failpoints.ts"
 import { type StructuredOutput, structuredOutputOf } from "./structuredOutput.ts"
@@ -28,7 +28,7 @@ export interface LlmSettings {
   readonly temperature: number | undefined
   readonly structuredOutputs: boolean
   readonly prices: Readonly<Record<string, { inputPerMillion: number; outputPerMillion: number }>>
-  /** Where keys (and `OPENAI_BASE_URL`) are read from; defaults to process.env. */
+  /** Where keys (and `OPENAI_BASE_URL`) are read from; defaults to the process environment with its sealed secrets. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** First backoff delay; doubles per retry (tests shorten it). */
   readonly backoffMillis?: number
@@ -84,11 +84,11 @@ export const openaiBaseURL = (env: Readonly<Record<string, string | undefined>>)
  * time. `openai:` models use the Responses API; `openai-compatible:` models use chat completions.
  */
 export const providerResolver = (settings: Pick<LlmSettings, "env" | "structuredOutputs">): ModelResolver => {
-  const env = settings.env ?? process.env
   const cache = new Map<string, LanguageModel>()
   return (model) => {
     const cached = cache.get(model)
     if (cached) return cached
+    const env = settings.env ?? fullEnvironment()
     const spec = parseModelSpec(model)
     if (!spec || spec.provider === "offline") throw new Error(`model ${JSON.stringify(model)} is not callable`)
     const resolved =
@@ -143,8 +143,10 @@ const schemaForSdk = <A>(output: StructuredOutput<A>) =>
 export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const redact = makeRedactor(settings.env ?? process.env)
+    const redact = makeRedactor(settings.env ?? fullEnvironment())
     const backoff = settings.backoffMillis ?? 1000
+    /** No secret value leaves the process: prompts quote logs, replies and files an experiment may have written. */
+    const outbound = (request: LlmRequest): LlmRequest => ({ ...request, prompt: redact(request.prompt), ...(request.system !== undefined ? { system: redact(request.system) } : {}) })
 
     const call = <A>(
       request: LlmRequest,
@@ -273,8 +275,8 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
     }
 
     return Llm.of({
-      generateText: (request) => call<string>(request, undefined, "Llm.generateText"),
-      generateObject: (request) => call(request, { schema: request.schema, ...(request.schemaName ? { name: request.schemaName } : {}) }, "Llm.generateObject"),
+      generateText: (request) => call<string>(outbound(request), undefined, "Llm.generateText"),
+      generateObject: (request) => call(outbound(request), { schema: request.schema, ...(request.schemaName ? { name: request.schemaName } : {}) }, "Llm.generateObject"),
     })
   })
 
