@@ -18,6 +18,13 @@ export const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0, { expe
 export const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a non-negative number" }))
 export const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { expected: "a non-empty string" }))
 
+/** The longest time budget, grace or kill grace twoloop accepts: ten years, far below where timers or sums break. */
+export const maxSeconds = 10 * 365 * 24 * 3600
+/** A positive number of seconds up to `maxSeconds`. */
+export const BudgetSeconds = PositiveNumber.check(Schema.isLessThanOrEqualTo(maxSeconds, { expected: `at most ${maxSeconds} seconds (ten years)` }))
+/** A non-negative number of seconds up to `maxSeconds`. */
+export const SlackSeconds = NonNegativeNumber.check(Schema.isLessThanOrEqualTo(maxSeconds, { expected: `at most ${maxSeconds} seconds (ten years)` }))
+
 /** An optional key that decodes to `value` when absent: the schema's Type has the key, its Encoded does not. */
 export const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
@@ -63,8 +70,10 @@ export const TargetConfig = Schema.Struct({
   readonly: Schema.Array(NonEmptyString).pipe(withDefault([])),
   command: NonEmptyString,
   metric: Schema.Struct({ name: MetricName, direction: MetricDirection }),
-  timeBudgetSeconds: PositiveNumber,
+  timeBudgetSeconds: BudgetSeconds,
   env: Schema.Record(Schema.String, Schema.String).pipe(withDefault({})),
+  /** Copy a target that is not under git even when it is a home directory, `/`, or very large (default false). */
+  copyAnyDir: Schema.optional(Schema.Boolean),
 })
 
 const GpuSlots = Schema.Union([
@@ -210,6 +219,9 @@ const relativeTo = (base: string, file: string) => (path.isAbsolute(file) ? file
 
 const pathEscapes = (relative: string) => path.isAbsolute(relative) || path.normalize(relative).split(path.sep).includes("..")
 
+/** A target file path as one spelling: `./train.mjs`, `a//b.py` and `a/./b.py/` become `train.mjs`, `a/b.py`. */
+const normalizeTargetPath = (file: string) => path.posix.normalize(file.replaceAll("\\", "/")).replace(/\/+$/, "")
+
 /** Decodes a run's stored config snapshot (JSON of a ResolvedConfig); the message names the key path. */
 export const decodeConfigSnapshot = (json: string): DecodeResult => {
   let raw: unknown
@@ -244,8 +256,17 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
     const index = list.findIndex(pathEscapes)
     if (index >= 0) return fail(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(list[index])}`)
   }
-  const overlap = input.target.readonly.find((file) => input.target.editable.includes(file))
-  if (overlap) return fail(`target.readonly: ${JSON.stringify(overlap)} is also listed in target.editable`)
+  const editable: typeof input.target.editable = [normalizeTargetPath(input.target.editable[0]), ...input.target.editable.slice(1).map(normalizeTargetPath)]
+  const readonly = input.target.readonly.map(normalizeTargetPath)
+  for (const [key, list, raw] of [["target.editable", editable, input.target.editable], ["target.readonly", readonly, input.target.readonly]] as const) {
+    const index = list.findIndex((file) => file === "." || file === "")
+    if (index >= 0) return fail(`${key}[${index}]: expected a file inside target.dir, got ${JSON.stringify(raw[index])}`)
+    const twice = list.findIndex((file, at) => list.indexOf(file) !== at)
+    if (twice >= 0) return fail(`${key}[${twice}]: ${JSON.stringify(raw[twice])} names the same file as ${key}[${list.indexOf(list[twice]!)}]`)
+  }
+  const overlap = readonly.findIndex((file) => editable.includes(file))
+  if (overlap >= 0)
+    return fail(`target.readonly[${overlap}]: ${JSON.stringify(input.target.readonly[overlap])} is the same file as target.editable[${editable.indexOf(readonly[overlap]!)}] (${JSON.stringify(input.target.editable[editable.indexOf(readonly[overlap]!)])})`)
 
   const resolvedStages: Array<ResolvedStageEntry> = []
   const known = stages.kinds()
@@ -277,7 +298,7 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
       name: input.name ?? path.basename(configDir),
       store: relativeTo(configDir, input.store),
       reflectionModel: input.reflectionModel ?? input.model,
-      target: { ...input.target, dir: relativeTo(configDir, input.target.dir) },
+      target: { ...input.target, dir: relativeTo(configDir, input.target.dir), editable, readonly },
       stages: resolvedStages,
       executor: executor.kind === "slurm" && executor.runDir ? { ...executor, runDir: relativeTo(configDir, executor.runDir) } : executor,
       prices: { ...defaultPrices, ...input.prices },
