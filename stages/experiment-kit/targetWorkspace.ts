@@ -49,6 +49,7 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
       targetDir: config.target.dir,
       runDir: options.runDir,
       workers: options.workers,
+      copyAnyDir: config.target.copyAnyDir === true,
       ...(options.input.commit && options.input.repo ? { startCommit: options.input.commit, repo: options.input.repo } : {}),
     })
     const readonlyHashes = new Map<string, string>()
@@ -62,6 +63,7 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
     }
     fs.mkdirSync(options.logDir, { recursive: true })
     const runner: RunnerContext = {
+      runId: options.runId,
       target: config.target,
       setup,
       filesAt: makeFilesAt(workspace, setup, config.target),

@@ -98,7 +98,7 @@ describe("code-search guards and outcomes", () => {
       const worktree = setup.worktrees[0]!
       fs.rmSync(path.join(worktree.targetPath, "train.mjs"))
       fs.symlinkSync("prepare.mjs", path.join(worktree.targetPath, "train.mjs"))
-      const context = { target: config.target, setup, filesAt: makeFilesAt(workspace, setup, config.target), heads: new Map<string, string>(), readonlyHashes: new Map(), logDir: root, limits: { killFactor: 1, graceSeconds: 8, killGraceSeconds: 1 }, fingerprint: {} as never }
+      const context = { runId: "r", target: config.target, setup, filesAt: makeFilesAt(workspace, setup, config.target), heads: new Map<string, string>(), readonlyHashes: new Map(), logDir: root, limits: { killFactor: 1, graceSeconds: 8, killGraceSeconds: 1 }, fingerprint: {} as never }
       const result = yield* applyEditGuarded(context, worktree, JSON.parse(edit("via link", [replace("train.mjs", "const noise =", "const noise = 0 *")])), setup.baseCommit).pipe(
         Effect.provideService(Workspace, workspace),
       )
