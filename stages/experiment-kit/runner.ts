@@ -134,7 +134,7 @@ export const killOrphans = (stage: { readonly runId: string; readonly stageId: n
     const executor = yield* Executor
     const progress = yield* Progress
     for (const row of rows.filter((e) => e.status === "running" && !(executor.attach && e.jobId))) {
-      const killed = yield* executor.cleanupOrphan(row)
+      const killed = yield* executor.cleanupOrphan({ ...row, runId: stage.runId })
       if (killed) yield* progress.emit({ runId: stage.runId, stageId: stage.stageId, kind: "orphan-killed", message: `${stage.stageName}: ${killed}` })
     }
   })
