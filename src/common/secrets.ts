@@ -97,15 +97,15 @@ export const secretValues = (env: Readonly<Record<string, string | undefined>> =
 
 export const redactionMarker = "[redacted]"
 
-/** Replaces every occurrence of a secret value from `env` in `text` by `[redacted]`. */
-export const makeRedactor = (env: Readonly<Record<string, string | undefined>> = fullEnvironment()) => {
-  const values = secretValues(env)
-  return (text: string): string => {
-    let out = text
-    for (const value of values) if (out.includes(value)) out = out.split(value).join(redactionMarker)
-    return out
-  }
+/** Replaces every occurrence of one of `values` in `text` by `[redacted]`. */
+export const redactorOf = (values: ReadonlyArray<string>) => (text: string): string => {
+  let out = text
+  for (const value of values) if (out.includes(value)) out = out.split(value).join(redactionMarker)
+  return out
 }
+
+/** Replaces every occurrence of a secret value from `env` in `text` by `[redacted]`. */
+export const makeRedactor = (env: Readonly<Record<string, string | undefined>> = fullEnvironment()) => redactorOf(secretValues(env))
 
 /**
  * Redacts secret values from a byte stream cut into arbitrary chunks: a value split across two chunks is
