@@ -16,6 +16,7 @@
 import { Context, Effect, Layer } from "effect"
 import { execa } from "execa"
 import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { ResolvedExecutor } from "../config.ts"
@@ -96,17 +97,41 @@ export const experimentEnvironment = (spec: Pick<RunSpec, "env" | "slot" | "expe
 
 const isInside = (dir: string, file: string) => file.startsWith(`${path.resolve(dir)}${path.sep}`)
 
+/** Where the usual credentials of a home directory live: directories, then single files. */
+const credentialDirs = [".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh"]
+const credentialFiles = [".netrc", ".git-credentials", ".npmrc", ".pypirc", ".huggingface/token", ".cache/huggingface/token"]
+
+/** The credential directories and files under `home` that exist (and do not hold the workspace). */
+export const credentialPaths = (cwd: string, home = os.homedir()): { readonly dirs: Array<string>; readonly files: Array<string> } => {
+  const existing = (names: ReadonlyArray<string>, kind: "dir" | "file") =>
+    names
+      .map((name) => path.join(home, name))
+      .filter((file) => {
+        const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+        return (kind === "dir" ? stat?.isDirectory() : stat?.isFile()) === true && !isInside(file, cwd) && path.resolve(file) !== path.resolve(cwd)
+      })
+  return { dirs: existing(credentialDirs, "dir"), files: existing(credentialFiles, "file") }
+}
+
 /**
  * Wraps a shell command in bubblewrap: the filesystem read-only except the workspace (where `readonlyPaths`
- * stay read-only) and a private /tmp; no network; its own PID namespace with the command as its init, so it
- * sees no other process (and no other process's environment) and everything it started dies with it; and it
- * dies with its parent.
+ * stay read-only) and a private /tmp; the credential directories and files of `hidden` (see
+ * credentialPaths) replaced by empty ones; no network; its own PID namespace with the command as its init,
+ * so it sees no other process (and no other process's environment) and everything it started dies with it;
+ * and it dies with its parent.
  */
-export const sandboxArgs = (command: string, cwd: string, readonlyPaths: ReadonlyArray<string> = []): Array<string> => [
+export const sandboxArgs = (
+  command: string,
+  cwd: string,
+  readonlyPaths: ReadonlyArray<string> = [],
+  hidden: { readonly dirs: ReadonlyArray<string>; readonly files: ReadonlyArray<string> } = { dirs: [], files: [] },
+): Array<string> => [
   "--ro-bind", "/", "/",
   "--dev", "/dev",
   "--proc", "/proc",
   "--tmpfs", "/tmp",
+  ...hidden.dirs.flatMap((dir) => ["--tmpfs", dir]),
+  ...hidden.files.flatMap((file) => ["--ro-bind", "/dev/null", file]),
   "--bind", cwd, cwd,
   ...readonlyPaths.filter((file) => isInside(cwd, file)).flatMap((file) => ["--ro-bind", file, file]),
   "--unshare-net",
@@ -140,7 +165,9 @@ const spawnLocal = (spec: RunSpec, sandbox: "none" | "bwrap"): Running => {
   const env = experimentEnvironment({ ...spec, runId: marker.runId })
   const options = { cwd: spec.cwd, env, extendEnv: false, detached: true, stdin: "ignore", buffer: false, reject: false, cleanup: false } as const
   const child =
-    sandbox === "bwrap" ? execa("bwrap", sandboxArgs(spec.command, spec.cwd, spec.readonlyPaths), options) : execa(spec.command, { ...options, shell: true })
+    sandbox === "bwrap"
+      ? execa("bwrap", sandboxArgs(spec.command, spec.cwd, spec.readonlyPaths, credentialPaths(spec.cwd)), options)
+      : execa(spec.command, { ...options, shell: true })
   const pid = child.pid ?? null
   // Everything the experiment starts is younger than its main process: older processes need no look.
   const startedSince = pid === null ? 0 : (startTicksOf(pid) ?? 0)

@@ -146,6 +146,33 @@ attempt("write editable", () => fs.writeFileSync("train.mjs", "ok"))
       expect(fs.readFileSync(path.join(cwd, ".git"), "utf8")).toBe("gitdir: /somewhere/else\n")
     }))
 
+  it.live("hides the usual credential files of the home directory", () =>
+    Effect.gen(function* () {
+      expect(hasBwrap, "CI must install bubblewrap (see .ci/run)").toBe(true)
+      // A home outside /tmp (the sandbox's /tmp is private), with credentials in the usual places.
+      const home = fs.mkdtempSync(path.join(os.homedir(), ".twoloop-fake-home-"))
+      cleanup.push(home)
+      fs.mkdirSync(path.join(home, ".aws"))
+      fs.writeFileSync(path.join(home, ".aws", "credentials"), "aws_secret_access_key = planted-aws-secret\n")
+      fs.writeFileSync(path.join(home, ".netrc"), "machine example.com password planted-netrc-password\n")
+      const cwd = tempDir("twoloop-sandbox-")
+      fs.writeFileSync(
+        path.join(cwd, "probe.cjs"),
+        `const fs = require("node:fs")
+for (const file of [".aws/credentials", ".netrc"]) { try { console.log(file + ": " + JSON.stringify(fs.readFileSync(process.env.FAKE_HOME + "/" + file, "utf8"))) } catch (e) { console.log(file + ": " + e.code) } }
+`,
+      )
+      const previous = process.env.HOME
+      process.env.HOME = home
+      const lines: Array<string> = []
+      const ending = yield* makeLocalExecutor({ sandbox: "bwrap", gpus: "none" })
+        .run({ experimentId: 1, cwd, command: "node probe.cjs", env: { FAKE_HOME: home }, slot: { index: 0, gpu: null }, hardLimitSeconds: 30, logPath: path.join(tempDir(), "run.log"), onStdoutLine: (line) => lines.push(line) })
+        .pipe(Effect.ensuring(Effect.sync(() => (process.env.HOME = previous))))
+      expect(ending.exitCode, ending.logTail).toBe(0)
+      // The directory is empty; the file is a read-only null device that cannot even be opened.
+      expect(lines).toEqual([".aws/credentials: ENOENT", ".netrc: EACCES"])
+    }))
+
   it.live("without the sandbox the same probe can do all of it (the test can tell the difference)", () =>
     Effect.gen(function* () {
       const { lines, outside } = yield* run("none")
