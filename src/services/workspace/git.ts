@@ -4,7 +4,8 @@
  * obey it: `core.fsmonitor`, hooks, filter drivers and the like run arbitrary commands. So every command here
  *
  * - gets a minimal environment (PATH, HOME, locale; no secrets, no inherited GIT_* variables), reads no
- *   system or global config (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`, `GIT_ATTR_NOSYSTEM`);
+ *   system or global config (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`, `GIT_ATTR_NOSYSTEM`)
+ *   except the user's ignore file and `safe.directory` entries, read once at start;
  * - runs against the git directory twoloop recorded (`GIT_DIR`, `GIT_COMMON_DIR`, `GIT_WORK_TREE`), not the
  *   one a worktree's `.git` file points at now;
  * - overrides, on its command line (which beats any config file), every setting that names a command:
@@ -79,15 +80,29 @@ export const gitEnvironment = (context: GitContext): Record<string, string> => (
   ...context.env,
 })
 
-/** The user's own global ignore file (`core.excludesFile`), read once before any experiment ran. */
-let userExcludes: Promise<string | undefined> | undefined
-const userExcludesFile = () =>
-  (userExcludes ??= execa("git", ["config", "--global", "--path", "--get", "core.excludesFile"], {
+/**
+ * The two settings of the user's global config that twoloop keeps, read once (before any experiment ran) and
+ * passed on the command line: their ignore file (`core.excludesFile`: what a snapshot leaves out) and
+ * `safe.directory` (repositories owned by another user they trust). Neither runs anything.
+ */
+let userSettings: Promise<Array<string>> | undefined
+const userGlobalSettings = () =>
+  (userSettings ??= execa("git", ["config", "--global", "--null", "--type=path", "--get-regexp", "^(core\\.excludesfile|safe\\.directory)$"], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...(process.env.HOME ? { HOME: process.env.HOME } : {}), GIT_CONFIG_NOSYSTEM: "1" },
     extendEnv: false,
     reject: false,
     stdin: "ignore",
-  }).then((result) => (result.exitCode === 0 && String(result.stdout).trim() ? String(result.stdout).trim() : undefined)))
+  }).then((result) =>
+    result.exitCode !== 0
+      ? []
+      : String(result.stdout)
+          .split("\u0000")
+          .filter((entry) => entry.includes("\n"))
+          .flatMap((entry) => {
+            const [key, ...value] = entry.split("\n")
+            return ["-c", `${key!.toLowerCase() === "safe.directory" ? "safe.directory" : "core.excludesFile"}=${value.join("\n")}`]
+          }),
+  ))
 
 /** The config files that define a repository's filter drivers, as a fingerprint of their metadata. */
 const configFingerprint = (context: GitContext): string | undefined => {
@@ -116,8 +131,7 @@ const overridesFor = (context: GitContext) =>
     const key = context.gitDir
     const cached = key ? overrideCache.get(key) : undefined
     if (cached && fingerprint !== undefined && cached.fingerprint === fingerprint) return cached.overrides
-    const excludes = yield* Effect.promise(userExcludesFile)
-    const fixed = [...neutralSettings.flatMap((setting) => ["-c", setting]), ...(excludes ? ["-c", `core.excludesFile=${excludes}`] : [])]
+    const fixed = [...neutralSettings.flatMap((setting) => ["-c", setting]), ...(yield* Effect.promise(userGlobalSettings))]
     const listed = yield* exec(context, [...fixed, "config", "--list", "--name-only", "-z"], false)
     const names = listed.exitCode === 0 ? String(listed.stdout).split("\u0000").filter((name) => name.length > 0) : []
     const overrides = [...fixed, ...driverOverrides(names)]
