@@ -289,13 +289,13 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
     if (!plan) return yield* new RunError({ message: `no stage named "${options.stage}" in ${config.configFile} (stages: ${config.stages.map((s) => s.name).join(", ")})` })
     const runId = newRunId()
     const runDir = runDirOf(config, runId)
-    fs.mkdirSync(runDir, { recursive: true })
     const ignore = path.join(path.dirname(config.store), ".gitignore")
     if (!fs.existsSync(ignore)) fs.writeFileSync(ignore, "# created by twoloop: keep runs and the store out of git\n*\n")
     const target = yield* workspace.inspectTarget(config.target.dir).pipe(Effect.orElseSucceed(() => ({ repoRoot: null, head: null, dirty: false })))
     // A target not under git is copied whole: refuse a careless one before anything of the run exists.
     const refusal = target.repoRoot === null && config.target.copyAnyDir !== true && fs.existsSync(config.target.dir) ? copyRefusal(config.target.dir) : undefined
     if (refusal) return yield* new RunError({ message: `${config.configFile}: ${refusal}` })
+    fs.mkdirSync(runDir, { recursive: true })
     const configJson = JSON.stringify(config)
     yield* store.runs.insertRun({
       id: runId,

@@ -78,6 +78,7 @@ describe("target paths", () => {
     const refused = await twoloop(["run", "--config", "pipeline.config.json"], { cwd: project, env: { HOME: home } })
     expectOneLine(refused, /target\.dir .* is your home directory and is not under git: .*\.ssh and \.aws included.*target\.copyAnyDir: true/)
     expect(filesUnder(project).filter((file) => file.includes(".ssh"))).toEqual([])
+    expect(fs.existsSync(path.join(project, ".twoloop", "runs")), "refused before the run existed").toBe(false)
 
     writeConfig(project, { dir: home, copyAnyDir: true }, 1)
     const allowed = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: project, env: { HOME: home }, timeout: 240_000 })
