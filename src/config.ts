@@ -18,6 +18,13 @@ export const PositiveNumber = Schema.Finite.check(Schema.isGreaterThan(0, { expe
 export const NonNegativeNumber = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a non-negative number" }))
 export const NonEmptyString = Schema.String.check(Schema.isMinLength(1, { expected: "a non-empty string" }))
 
+/** The longest time budget, grace or kill grace twoloop accepts: ten years, far below where timers or sums break. */
+export const maxSeconds = 10 * 365 * 24 * 3600
+/** A positive number of seconds up to `maxSeconds`. */
+export const BudgetSeconds = PositiveNumber.check(Schema.isLessThanOrEqualTo(maxSeconds, { expected: `at most ${maxSeconds} seconds (ten years)` }))
+/** A non-negative number of seconds up to `maxSeconds`. */
+export const SlackSeconds = NonNegativeNumber.check(Schema.isLessThanOrEqualTo(maxSeconds, { expected: `at most ${maxSeconds} seconds (ten years)` }))
+
 /** An optional key that decodes to `value` when absent: the schema's Type has the key, its Encoded does not. */
 export const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => Schema.withDecodingDefaultKey<S>(Effect.succeed(value))
 
@@ -93,8 +100,10 @@ export const TargetConfig = Schema.Struct({
   readonly: Schema.Array(NonEmptyString).pipe(withDefault([])),
   command: NonEmptyString,
   metric: MetricConfig,
-  timeBudgetSeconds: PositiveNumber,
+  timeBudgetSeconds: BudgetSeconds,
   env: Schema.Record(Schema.String, Schema.String).pipe(withDefault({})),
+  /** Copy a target that is not under git even when it is a home directory, `/`, or very large (default false). */
+  copyAnyDir: Schema.optional(Schema.Boolean),
 })
 
 const GpuSlots = Schema.Union([
@@ -243,6 +252,9 @@ const relativeTo = (base: string, file: string) => (path.isAbsolute(file) ? file
 
 const pathEscapes = (relative: string) => path.isAbsolute(relative) || path.normalize(relative).split(path.sep).includes("..")
 
+/** A target file path as one spelling: `./train.mjs`, `a//b.py` and `a/./b.py/` become `train.mjs`, `a/b.py`. */
+const normalizeTargetPath = (file: string) => path.posix.normalize(file.replaceAll("\\", "/")).replace(/\/+$/, "")
+
 /** Decodes a run's stored config snapshot (JSON of a ResolvedConfig); the message names the key path. */
 export const decodeConfigSnapshot = (json: string): DecodeResult => {
   let raw: unknown
@@ -288,18 +300,26 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
   const input = Exit.isSuccess(exit) ? exit.value : undefined
   const configDir = path.dirname(configFile)
 
-  if (input) {
-    for (const [key, list] of [["target.editable", input.target.editable], ["target.readonly", input.target.readonly]] as const) {
-      for (const [index, file] of list.entries()) if (pathEscapes(file)) problems.push(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(file)}`)
+  const editable = input ? ([normalizeTargetPath(input.target.editable[0]), ...input.target.editable.slice(1).map(normalizeTargetPath)] as const) : undefined
+  const readonly = input ? input.target.readonly.map(normalizeTargetPath) : []
+  if (input && editable) {
+    for (const [key, list, rawList] of [["target.editable", editable, input.target.editable], ["target.readonly", readonly, input.target.readonly]] as const) {
+      for (const [index, file] of rawList.entries()) {
+        if (pathEscapes(file)) problems.push(`${key}[${index}]: expected a path inside target.dir, got ${JSON.stringify(file)}`)
+        else if (list[index] === "." || list[index] === "") problems.push(`${key}[${index}]: expected a file inside target.dir, got ${JSON.stringify(file)}`)
+        else if (list.indexOf(list[index]!) !== index) problems.push(`${key}[${index}]: ${JSON.stringify(file)} names the same file as ${key}[${list.indexOf(list[index]!)}]`)
+      }
     }
-    const overlap = input.target.readonly.find((file) => input.target.editable.includes(file))
-    if (overlap) problems.push(`target.readonly: ${JSON.stringify(overlap)} is also listed in target.editable`)
+    for (const [index, file] of readonly.entries()) {
+      const at = editable.indexOf(file)
+      if (at >= 0) problems.push(`target.readonly[${index}]: ${JSON.stringify(input.target.readonly[index])} is the same file as target.editable[${at}] (${JSON.stringify(input.target.editable[at])})`)
+    }
     const metric = input.target.metric
     if (metric.file !== undefined && metric.pattern !== undefined) problems.push("target.metric: give pattern (read stdout) or file (read a JSON file the run writes), not both")
     if (metric.key !== undefined && metric.file === undefined) problems.push("target.metric.key: a key is read from target.metric.file, which is not set")
     if (metric.file !== undefined) {
       if (pathEscapes(metric.file)) problems.push(`target.metric.file: expected a path inside target.dir, got ${JSON.stringify(metric.file)}`)
-      else if ([...input.target.editable, ...input.target.readonly].map((f) => path.normalize(f)).includes(path.normalize(metric.file)))
+      else if ([...editable, ...readonly].includes(normalizeTargetPath(metric.file)))
         problems.push(`target.metric.file: ${JSON.stringify(metric.file)} is an editable or readonly file; name the file the run writes`)
     }
   }
@@ -335,7 +355,7 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
     else resolvedStages.push({ kind, name: stageName, options: decoded.value })
   }
 
-  if (!input || problems.length > 0) return { ok: false, message: listProblems(configFile, problems) }
+  if (!input || !editable || problems.length > 0) return { ok: false, message: listProblems(configFile, problems) }
   const { executor } = input
   return {
     ok: true,
@@ -346,7 +366,7 @@ export const decodeConfig = (raw: unknown, configFile: string, stages: StageEntr
       name: input.name ?? path.basename(configDir),
       store: relativeTo(configDir, input.store),
       reflectionModel: input.reflectionModel ?? input.model,
-      target: { ...input.target, dir: relativeTo(configDir, input.target.dir) },
+      target: { ...input.target, dir: relativeTo(configDir, input.target.dir), editable, readonly },
       stages: resolvedStages,
       executor: executor.kind === "slurm" && executor.runDir ? { ...executor, runDir: relativeTo(configDir, executor.runDir) } : executor,
       prices: { ...defaultPrices, ...input.prices },

@@ -1,6 +1,7 @@
 /**
  * The command line: the command tree, and running it with errors rendered at the edge — a user-facing
- * error prints one line and exits 1; a defect prints its stack; an interrupted run exits 130.
+ * error (or a damaged store found mid-command) prints one line and exits 1; any other defect prints its
+ * stack; an interrupted run exits 130.
  */
 import { NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
@@ -42,6 +43,11 @@ export const renderExit = (exit: Exit.Exit<unknown, unknown>, write: (text: stri
       write(`twoloop: ${error.message ?? error._tag}\n`)
       return 2
     }
+  }
+  const damaged = cause.reasons.find((r) => r._tag === "Die" && (r.defect as { _tag?: unknown } | null)?._tag === "StoreDamaged")
+  if (damaged && "defect" in damaged) {
+    write(`twoloop: ${(damaged.defect as Error).message}\n`)
+    return 1
   }
   if (Cause.hasInterruptsOnly(cause)) {
     write("twoloop: interrupted; `twoloop status` shows the run and `twoloop resume <run-id>` continues it\n")

@@ -9,6 +9,7 @@ import { secureHeaders } from "hono/secure-headers"
 import { streamSSE } from "hono/streaming"
 import { type AccessPolicy, bearerOf, decideAccess, sessionCookie } from "./access.ts"
 import type { Asset } from "./assets.ts"
+import { redactorOf, secretValues } from "../common/secrets.ts"
 import type { DashboardQueries } from "./queries.ts"
 
 /** Polls the store's change token and tells subscribers when it moves; `null` means the feed closed. */
@@ -50,6 +51,8 @@ export interface DashboardAppOptions {
   readonly policy: AccessPolicy
   readonly assets: ReadonlyMap<string, Asset>
   readonly changes: ChangeFeed
+  /** Secret values to redact from every API response (default: those in this process's environment). */
+  readonly secrets?: ReadonlyArray<string>
 }
 
 const positiveInt = (text: string | undefined): number | undefined => {
@@ -65,6 +68,8 @@ const listParam = (text: string | undefined): Array<string> =>
 
 export const dashboardApp = (options: DashboardAppOptions): Hono => {
   const { queries, policy, assets, changes } = options
+  const secrets = options.secrets ?? secretValues()
+  const redact = secrets.length > 0 ? redactorOf(secrets) : undefined
   const app = new Hono()
 
   app.use(async (c, next) => {
@@ -103,6 +108,19 @@ export const dashboardApp = (options: DashboardAppOptions): Hono => {
     await next()
     if (!c.res.headers.has("cache-control")) c.header("Cache-Control", "no-store")
   })
+
+  // What twoloop stores is redacted when written; this also hides any secret of the dashboard's own
+  // environment that a store written elsewhere (or by an older twoloop) might hold.
+  if (redact) {
+    app.use("/api/*", async (c, next) => {
+      await next()
+      if (!(c.res.headers.get("content-type") ?? "").includes("application/json")) return
+      const text = await c.res.text()
+      const headers = new Headers(c.res.headers)
+      headers.delete("content-length")
+      c.res = new Response(redact(text), { status: c.res.status, headers })
+    })
+  }
 
   const notFound = (what: string) => ({ error: `no ${what} in this store` })
 

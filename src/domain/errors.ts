@@ -43,6 +43,20 @@ export class RunError extends Schema.TaggedError<RunError>()("RunError", {
   message: Schema.String,
 }) {}
 
+/**
+ * A defect, not a failure: SQLite found a damaged page of the store while twoloop was using it. The CLI
+ * renders it as one line (the store was checked when opened for writing, so this is rare).
+ */
+export class StoreDamaged extends Error {
+  readonly _tag = "StoreDamaged"
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`store ${file} is damaged (${detail}); restore it from a backup, or point "store" at a new file`)
+  }
+}
+
 export type UserFacingError = ConfigError | StoreError | LlmError | WorkspaceError | StageFailed | RunError
 
 const userFacingTags = new Set(["ConfigError", "StoreError", "LlmError", "WorkspaceError", "StageFailed", "RunError"])

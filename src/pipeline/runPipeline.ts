@@ -4,10 +4,13 @@
  * starts. `resumeRun` needs only the store: it reads the config snapshot, skips completed stages and
  * re-enters the unfinished one with `resuming: true`.
  *
- * Contract: one live process per run (a lock with a heartbeat; a stale or dead holder is taken over).
- * Failures leave the run `failed`, interruptions `interrupted`; both are resumable.
+ * Contract: one live process per run (a lock with a heartbeat; a stale or dead holder is taken over). The
+ * holder's store connection is fenced: once another process has taken the lock over (this one was stopped,
+ * say), every write it tries fails, and it stops its work and exits with one line, writing nothing more. A
+ * command refused the lock writes nothing. Failures leave the run `failed`, interruptions `interrupted`;
+ * both are resumable.
  */
-import { Cause, Effect, Exit, Fiber, Schedule } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -17,10 +20,12 @@ import { ConfigError, RunError } from "../domain/errors.ts"
 import type { Handoff } from "../domain/Handoff.ts"
 import type { StageRecord } from "../domain/Run.ts"
 import type { InnerSummary, OuterSummary, StageRole } from "../domain/StageSummary.ts"
+import { Executor } from "../services/Executor.ts"
 import { Progress } from "../services/Progress.ts"
 import { Store } from "../services/Store.ts"
 import { lockOwnerId } from "../services/store/runs.ts"
 import { Workspace } from "../services/Workspace.ts"
+import { copyRefusal } from "../services/workspace/copyTarget.ts"
 import { Library } from "../services/Store.ts"
 import { saveRunPrompts } from "./library.ts"
 import { cleanedEventKind } from "./clean.ts"
@@ -103,6 +108,7 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
   return "interrupted"
 }
 
+/** Takes the run's lock (or fails without writing anything) and fences this connection's writes to its holder. */
 const holdLock = (runId: string, staleSeconds: number) =>
   Effect.gen(function* () {
     const store = yield* Store
@@ -110,20 +116,63 @@ const holdLock = (runId: string, staleSeconds: number) =>
     const result = yield* store.runs.acquireRunLock(runId, owner, staleSeconds * 1000)
     if (!result.acquired)
       return yield* new RunError({ message: `run ${runId} is being run by ${result.owner} (last heartbeat ${Math.round(result.ageMs / 1000)} s ago); wait for it or stop it first` })
-    const heartbeat = yield* Effect.forkChild(
-      store.runs.heartbeatRunLock(runId, owner).pipe(Effect.repeat(Schedule.spaced(`${Math.max(1, staleSeconds / 6)} seconds`))),
-    )
-    return { owner, heartbeat }
+    yield* store.runs.fenceRunWrites(runId, owner)
+    return owner
+  })
+
+const lockLost = (runId: string, holder: string | null) =>
+  new RunError({
+    message: `run ${runId} was taken over by ${holder ?? "another process"} while this process was not heartbeating (stopped or suspended?); this process stopped and wrote nothing more`,
+  })
+
+/** Heartbeats the lock; fails as soon as another process holds it. */
+const watchLock = (runId: string, owner: string, staleSeconds: number) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    for (;;) {
+      yield* Effect.sleep(`${Math.max(1, staleSeconds / 6)} seconds`)
+      if (!(yield* store.runs.heartbeatRunLock(runId, owner))) return yield* lockLost(runId, yield* store.runs.lockOwnerOf(runId))
+    }
+  })
+
+/**
+ * On resume, before anything else runs: kills what the run's previous process left of its running
+ * experiments (cluster jobs the executor can follow again are left alone) and records each as an event.
+ */
+const killOrphansOfRun = (runId: string) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const executor = yield* Executor
+    const progress = yield* Progress
+    const stages = yield* store.runs.listStages(runId)
+    for (const row of yield* store.experiments.runningExperimentsOfRun(runId)) {
+      if (executor.attach && row.jobId) continue
+      const killed = yield* executor.cleanupOrphan({ ...row, runId })
+      const stage = stages.find((s) => s.id === row.stageId)
+      if (killed) yield* progress.emit({ runId, stageId: row.stageId, kind: "orphan-killed", message: `${stage?.name ?? "stage"}: ${killed}` })
+    }
+  })
+
+/** Whether this process still holds the run's lock (every write depends on it). */
+const stillHolds = (runId: string, owner: string) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    return (yield* store.runs.lockOwnerOf(runId)) === owner
   })
 
 /** Executes the planned stages of a run (fresh or resumed). */
-const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions): Effect.Effect<RunSummary, RunFailure, StageServices> =>
+const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions, resumedFrom?: string): Effect.Effect<RunSummary, RunFailure, StageServices> =>
   Effect.gen(function* () {
     const store = yield* Store
     const progress = yield* Progress
     const run = (yield* store.runs.getRun(runId))!
     const shouldStop = options.shouldStop ?? Effect.succeed(false)
-    const lock = yield* holdLock(runId, options.lockStaleSeconds ?? 30)
+    const staleSeconds = options.lockStaleSeconds ?? 30
+    const owner = yield* holdLock(runId, staleSeconds)
+    if (resumedFrom !== undefined) {
+      yield* progress.emit({ runId, kind: "run-resumed", message: `resuming run ${runId} (${run.name}, was ${resumedFrom})` })
+      yield* killOrphansOfRun(runId)
+    }
     yield* store.runs.setRunStatus(runId, "running")
     const stages = yield* store.runs.listStages(runId)
     let status: RunSummary["status"] = "completed"
@@ -174,17 +223,18 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
           handoff = outcome.handoff
         }
       }
-    }).pipe(Effect.exit)
-    yield* Fiber.interrupt(lock.heartbeat)
+    }).pipe(Effect.raceFirst(watchLock(runId, owner, staleSeconds)), Effect.exit)
+    // Lost the lock (a fenced write failed, or the heartbeat found another holder): not one more write.
+    if (!(yield* stillHolds(runId, owner))) return yield* lockLost(runId, yield* store.runs.lockOwnerOf(runId))
     if (Exit.isFailure(exit)) {
       const interrupted = Cause.hasInterruptsOnly(exit.cause)
       yield* store.runs.setRunStatus(runId, interrupted ? "interrupted" : "failed", describeCause(exit.cause))
-      yield* store.runs.releaseRunLock(runId, lock.owner)
+      yield* store.runs.releaseRunLock(runId, owner)
       yield* writeReport(store, runId)
       return yield* Effect.failCause(exit.cause)
     }
     yield* store.runs.setRunStatus(runId, status)
-    yield* store.runs.releaseRunLock(runId, lock.owner)
+    yield* store.runs.releaseRunLock(runId, owner)
     const written = yield* writeReport(store, runId)
     const library = yield* Library
     const prompts = yield* saveRunPrompts(store, library, runId)
@@ -228,6 +278,7 @@ const executeRun = (runId: string, config: ResolvedConfig, options: RunOptions):
     Effect.onInterrupt(() =>
       Effect.gen(function* () {
         const store = yield* Store
+        if ((yield* store.runs.lockOwnerOf(runId)) !== lockOwnerId()) return
         yield* store.runs.setRunStatus(runId, "interrupted", "interrupted")
       }),
     ),
@@ -245,10 +296,13 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
     const checked = yield* preflight(config, [...new Set(plan.map((p) => p.name))])
     const runId = newRunId()
     const runDir = runDirOf(config, runId)
-    fs.mkdirSync(runDir, { recursive: true })
     const ignore = path.join(path.dirname(config.store), ".gitignore")
     if (!fs.existsSync(ignore)) fs.writeFileSync(ignore, "# created by twoloop: keep runs and the store out of git\n*\n")
     const target = yield* workspace.inspectTarget(config.target.dir).pipe(Effect.orElseSucceed(() => ({ repoRoot: null, head: null, dirty: false })))
+    // A target not under git is copied whole: refuse a careless one before anything of the run exists.
+    const refusal = target.repoRoot === null && config.target.copyAnyDir !== true && fs.existsSync(config.target.dir) ? copyRefusal(config.target.dir) : undefined
+    if (refusal) return yield* new RunError({ message: `${config.configFile}: ${refusal}` })
+    fs.mkdirSync(runDir, { recursive: true })
     const configJson = JSON.stringify(config)
     yield* store.runs.insertRun({
       id: runId,
@@ -277,7 +331,6 @@ export const startRun = (config: ResolvedConfig, options: RunOptions = {}): Effe
 export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effect<RunSummary, RunFailure, StageServices> =>
   Effect.gen(function* () {
     const store = yield* Store
-    const progress = yield* Progress
     const run = yield* store.runs.getRun(runId)
     if (!run) return yield* new RunError({ message: `no run ${runId} in ${store.file}` })
     if (run.status === "completed") return yield* new RunError({ message: `run ${runId} already completed` })
@@ -285,7 +338,5 @@ export const resumeRun = (runId: string, options: RunOptions = {}): Effect.Effec
     if (cleaned) return yield* new RunError({ message: `run ${runId} was cleaned (twoloop clean removed its worktrees and branches) and cannot be resumed; start a new run` })
     const snapshot = decodeConfigSnapshot(run.configJson)
     if (!snapshot.ok) return yield* new RunError({ message: `run ${runId}: ${snapshot.message}` })
-    const config = snapshot.config
-    yield* progress.emit({ runId, kind: "run-resumed", message: `resuming run ${runId} (${run.name}, was ${run.status})` })
-    return yield* executeRun(runId, config, options)
+    return yield* executeRun(runId, snapshot.config, options, run.status)
   })

@@ -3,21 +3,29 @@
  * pure function in the code-search stage, fed line by line through `onStdoutLine`).
  *
  * Contract: `run` never fails — spawn problems, crashes and timeouts are all described by the returned
- * ProcessEnding. The process gets a scrubbed environment (no secrets) plus the experiment's variables and
- * CUDA_VISIBLE_DEVICES for its slot. At `hardLimitSeconds` the whole process tree gets SIGTERM, then SIGKILL
- * after the grace period; interrupting the calling fiber does the same and waits until the tree is gone.
- * Output goes to a bounded log file. `cleanupOrphan` finds processes of an experiment from a killed run by
- * the experiment id in their environment (never by name) and kills them.
+ * ProcessEnding. The process gets a scrubbed environment (no secrets; twoloop's own are sealed first, see
+ * common/secrets.ts) plus the experiment's variables, CUDA_VISIBLE_DEVICES for its slot, and the marker
+ * `TWOLOOP_RUN_ID` + `TWOLOOP_EXPERIMENT_ID` that every process it starts inherits. What it prints goes to a
+ * bounded log with secret values redacted. When its main process ends, every other process of the experiment
+ * (its process group and their descendants, anything carrying the marker, anything holding its output pipes)
+ * is killed at once, and the pipes are read to their end — for at most a couple of seconds, then closed. At
+ * `hardLimitSeconds` all of it gets SIGTERM, then SIGKILL after the grace period; interrupting the calling
+ * fiber does the same and waits until nothing of it is left. `cleanupOrphan` finds the processes of an
+ * experiment from a killed run by the marker in their environment (never by name) and kills them.
  */
 import { Context, Effect, Layer } from "effect"
 import { execa } from "execa"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import type { ResolvedExecutor } from "../config.ts"
 import type { EnvironmentFingerprint } from "../domain/Experiment.ts"
-import { scrubEnv } from "../common/secrets.ts"
+import { setLongTimeout } from "../common/longTimeout.ts"
+import { scrubEnv, sealSecrets, secretValues, StreamRedactor } from "../common/secrets.ts"
 import { BoundedLog, LineSplitter } from "./executor/boundedLog.ts"
 import { fingerprintEnvironment, queryGpus } from "./executor/fingerprint.ts"
-import { isAlive, livingTree, procAvailable, processesOfExperiment, signalTree, treeRssMb } from "./executor/processTree.ts"
+import { type ExperimentMarker, holdersOf, isAlive, outputEndsOf, procAvailable, processesOfExperiment, processTree, signalAll, signalTree, startTicksOf, treeRssMb } from "./executor/processTree.ts"
 
 export interface Slot {
   readonly index: number
@@ -26,9 +34,9 @@ export interface Slot {
 }
 
 export interface RunSpec {
-  /** The run and the experiment (unique per run); the process sees both, and orphan cleanup matches both. */
-  readonly runId: string
   readonly experimentId: number
+  /** The run the experiment belongs to; with the experiment id it marks the experiment's processes (a random id when absent). */
+  readonly runId?: string
   readonly cwd: string
   readonly command: string
   /** Experiment variables (TWOLOOP_TIME_BUDGET, TWOLOOP_SEED, target env...); merged onto the scrubbed environment. */
@@ -37,6 +45,8 @@ export interface RunSpec {
   readonly hardLimitSeconds: number
   /** Seconds between SIGTERM and SIGKILL (default 5). */
   readonly killGraceSeconds?: number
+  /** Absolute paths the sandbox binds read-only inside the writable workspace (readonly files, the worktree's .git). */
+  readonly readonlyPaths?: ReadonlyArray<string>
   readonly logPath: string
   readonly onStdoutLine?: (line: string) => void
   /** Called once the process exists (record its pid before waiting). */
@@ -53,6 +63,8 @@ export interface ProcessEnding {
   /** Set when the command could not be started at all (or the job was lost on a cluster). */
   readonly failure: string | null
   readonly outputBytes: number
+  /** Processes of the experiment still alive when its main process ended (killed then). */
+  readonly strayProcesses?: number
 }
 
 export interface ExecutorShape {
@@ -66,25 +78,65 @@ export interface ExecutorShape {
   readonly attach?: (spec: RunSpec, jobId: string) => Effect.Effect<ProcessEnding | null>
   readonly fingerprint: Effect.Effect<EnvironmentFingerprint>
   /** Kills what is left of an experiment from a dead run; returns a description of what was killed, if anything. */
-  readonly cleanupOrphan: (experiment: { readonly runId: string; readonly id: number; readonly pid: number | null; readonly host: string | null; readonly jobId: string | null }) => Effect.Effect<string | null>
+  readonly cleanupOrphan: (experiment: {
+    readonly id: number
+    readonly runId: string
+    readonly pid: number | null
+    readonly host: string | null
+    readonly jobId: string | null
+  }) => Effect.Effect<string | null>
 }
 
 /** The environment an experiment process sees. */
-export const experimentEnvironment = (spec: Pick<RunSpec, "env" | "slot" | "runId" | "experimentId">, base: Readonly<Record<string, string | undefined>> = process.env) => ({
+export const experimentEnvironment = (spec: Pick<RunSpec, "env" | "slot" | "experimentId" | "runId">, base: Readonly<Record<string, string | undefined>> = process.env) => ({
   ...scrubEnv({ ...base, ...spec.env }),
-  TWOLOOP_RUN_ID: spec.runId,
+  ...(spec.runId === undefined ? {} : { TWOLOOP_RUN_ID: spec.runId }),
   TWOLOOP_EXPERIMENT_ID: String(spec.experimentId),
   CUDA_VISIBLE_DEVICES: spec.slot.gpu === null ? "" : String(spec.slot.gpu),
 })
 
-/** Wraps a shell command in bubblewrap: read-only filesystem except the workspace and /tmp, no network. */
-export const sandboxArgs = (command: string, cwd: string): Array<string> => [
+const isInside = (dir: string, file: string) => file.startsWith(`${path.resolve(dir)}${path.sep}`)
+
+/** Where the usual credentials of a home directory live: directories, then single files. */
+const credentialDirs = [".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh"]
+const credentialFiles = [".netrc", ".git-credentials", ".npmrc", ".pypirc", ".huggingface/token", ".cache/huggingface/token"]
+
+/** The credential directories and files under `home` that exist (and do not hold the workspace). */
+export const credentialPaths = (cwd: string, home = os.homedir()): { readonly dirs: Array<string>; readonly files: Array<string> } => {
+  const existing = (names: ReadonlyArray<string>, kind: "dir" | "file") =>
+    names
+      .map((name) => path.join(home, name))
+      .filter((file) => {
+        const stat = fs.lstatSync(file, { throwIfNoEntry: false })
+        return (kind === "dir" ? stat?.isDirectory() : stat?.isFile()) === true && !isInside(file, cwd) && path.resolve(file) !== path.resolve(cwd)
+      })
+  return { dirs: existing(credentialDirs, "dir"), files: existing(credentialFiles, "file") }
+}
+
+/**
+ * Wraps a shell command in bubblewrap: the filesystem read-only except the workspace (where `readonlyPaths`
+ * stay read-only) and a private /tmp; the credential directories and files of `hidden` (see
+ * credentialPaths) replaced by empty ones; no network; its own PID namespace with the command as its init,
+ * so it sees no other process (and no other process's environment) and everything it started dies with it;
+ * and it dies with its parent.
+ */
+export const sandboxArgs = (
+  command: string,
+  cwd: string,
+  readonlyPaths: ReadonlyArray<string> = [],
+  hidden: { readonly dirs: ReadonlyArray<string>; readonly files: ReadonlyArray<string> } = { dirs: [], files: [] },
+): Array<string> => [
   "--ro-bind", "/", "/",
   "--dev", "/dev",
   "--proc", "/proc",
   "--tmpfs", "/tmp",
+  ...hidden.dirs.flatMap((dir) => ["--tmpfs", dir]),
+  ...hidden.files.flatMap((file) => ["--ro-bind", "/dev/null", file]),
   "--bind", cwd, cwd,
+  ...readonlyPaths.filter((file) => isInside(cwd, file)).flatMap((file) => ["--ro-bind", file, file]),
   "--unshare-net",
+  "--unshare-pid",
+  "--as-pid-1",
   "--die-with-parent",
   "--chdir", cwd,
   "/bin/sh", "-c", command,
@@ -93,61 +145,115 @@ export const sandboxArgs = (command: string, cwd: string): Array<string> => [
 interface Running {
   readonly pid: number | null
   readonly ended: Promise<ProcessEnding>
-  /** Kills the tree if it is still running (TERM, grace, KILL) and resolves once it has ended. */
+  /** Kills the tree if it is still running (TERM, grace, KILL) and resolves once nothing of it is left. */
   readonly stop: () => Promise<void>
 }
 
+/** How long the output pipes may stay open after the main process ended, before their holders are killed and they are closed. */
+const drainMs = 1000
+
 const spawnLocal = (spec: RunSpec, sandbox: "none" | "bwrap"): Running => {
+  sealSecrets()
   const started = performance.now()
+  const marker: ExperimentMarker = { experimentId: spec.experimentId, runId: spec.runId ?? `spawn-${randomBytes(8).toString("hex")}` }
   const log = new BoundedLog(spec.logPath)
   const lines = new LineSplitter((line) => spec.onStdoutLine?.(line))
+  const secrets = secretValues()
+  const stdoutRedactor = new StreamRedactor(secrets)
+  const stderrRedactor = new StreamRedactor(secrets)
   const graceMs = (spec.killGraceSeconds ?? 5) * 1000
-  const env = experimentEnvironment(spec)
+  const env = experimentEnvironment({ ...spec, runId: marker.runId })
+  const options = { cwd: spec.cwd, env, extendEnv: false, detached: true, stdin: "ignore", buffer: false, reject: false, cleanup: false } as const
   const child =
     sandbox === "bwrap"
-      ? execa("bwrap", sandboxArgs(spec.command, spec.cwd), { cwd: spec.cwd, env, extendEnv: false, detached: true, stdin: "ignore", buffer: false, reject: false, cleanup: false })
-      : execa(spec.command, { shell: true, cwd: spec.cwd, env, extendEnv: false, detached: true, stdin: "ignore", buffer: false, reject: false, cleanup: false })
+      ? execa("bwrap", sandboxArgs(spec.command, spec.cwd, spec.readonlyPaths, credentialPaths(spec.cwd)), options)
+      : execa(spec.command, { ...options, shell: true })
   const pid = child.pid ?? null
+  // Everything the experiment starts is younger than its main process: older processes need no look.
+  const startedSince = pid === null ? 0 : (startTicksOf(pid) ?? 0)
+  // The experiment's ends of its output pipes, read before it can pass them on: whoever holds them later is part of it.
+  const outputEnds = pid === null || !procAvailable() ? new Set<string>() : outputEndsOf(pid)
   let timedOut = false
   let leaderExited = false
+  let strays = 0
+  let forcedClose = false
   let peakMb: number | null = null
-  const timers: Array<NodeJS.Timeout> = []
+  const timers: Array<{ readonly clear: () => void }> = []
+  const later = (ms: number, callback: () => void) => {
+    const timer = setTimeout(callback, ms)
+    timers.push({ clear: () => clearTimeout(timer) })
+  }
 
   child.stdout?.on("data", (chunk: Buffer) => {
-    log.write(chunk)
-    lines.push(chunk)
+    const safe = stdoutRedactor.push(chunk)
+    log.write(safe)
+    lines.push(safe)
   })
-  child.stderr?.on("data", (chunk: Buffer) => log.write(chunk))
+  child.stderr?.on("data", (chunk: Buffer) => log.write(stderrRedactor.push(chunk)))
 
   const sample = () => {
-    if (pid === null || !procAvailable()) return
+    if (pid === null || !procAvailable() || leaderExited) return
     const mb = treeRssMb(pid)
     if (mb > 0) peakMb = Math.max(peakMb ?? 0, mb)
   }
   const sampler = setInterval(sample, 500)
   sample()
 
+  /** Signals every living process of the experiment (the leader too while it lives); returns how many. */
+  const signalExperiment = (signal: NodeJS.Signals, options: { readonly pipeHolders?: boolean } = {}): number => {
+    const members = new Set(processesOfExperiment(marker, startedSince))
+    if (pid !== null && procAvailable()) for (const member of processTree(pid, { leaderGone: leaderExited })) members.add(member)
+    if (options.pipeHolders) for (const holder of holdersOf(outputEnds)) members.add(holder)
+    if (pid !== null) {
+      try {
+        process.kill(-pid, signal)
+      } catch {
+        // no group left
+      }
+    }
+    return signalAll([...members].filter(isAlive), signal)
+  }
+  const pipesOpen = () => Boolean((child.stdout && !child.stdout.destroyed && !child.stdout.readableEnded) || (child.stderr && !child.stderr.destroyed && !child.stderr.readableEnded))
+  /** Whoever still holds the output pipes is killed after a drain period, then the pipes are closed. */
+  const closePipesSoon = () =>
+    later(drainMs, () => {
+      if (!pipesOpen()) return
+      forcedClose = true
+      signalExperiment("SIGKILL", { pipeHolders: true })
+      later(drainMs, () => {
+        child.stdout?.destroy()
+        child.stderr?.destroy()
+      })
+    })
   const terminate = () => {
     if (pid === null) return
-    signalTree(pid, "SIGTERM")
-    timers.push(setTimeout(() => signalTree(pid, "SIGKILL"), graceMs))
+    signalExperiment("SIGTERM")
+    later(graceMs, () => {
+      signalExperiment("SIGKILL", { pipeHolders: true })
+      closePipesSoon()
+    })
   }
-  timers.push(
-    setTimeout(() => {
-      timedOut = true
-      terminate()
-    }, spec.hardLimitSeconds * 1000),
-  )
-  // When the leader exits, stragglers left in its group (backgrounded children) are killed too.
+  const hardLimit = setLongTimeout(() => {
+    timedOut = true
+    terminate()
+  }, spec.hardLimitSeconds * 1000)
+  timers.push(hardLimit)
+  // The main process ended: nothing else of the experiment may go on (or go on printing).
   child.on("exit", () => {
     leaderExited = true
-    if (pid !== null) signalTree(pid, "SIGKILL")
+    strays = signalExperiment("SIGKILL")
+    closePipesSoon()
   })
 
   const ended = child.then((result) => {
     clearInterval(sampler)
-    for (const timer of timers) clearTimeout(timer)
+    for (const timer of timers) timer.clear()
+    const rest = stdoutRedactor.end()
+    log.write(rest)
+    lines.push(rest)
+    log.write(stderrRedactor.end())
     lines.end()
+    if (strays > 0) log.write(`\n[twoloop: killed ${strays} process${strays === 1 ? "" : "es"} of the experiment still running when its main process ended]\n`)
     log.close()
     const failure = result.exitCode === undefined && !result.signal ? (result.shortMessage ?? "could not start the command") : null
     return {
@@ -159,18 +265,17 @@ const spawnLocal = (spec: RunSpec, sandbox: "none" | "bwrap"): Running => {
       logTail: log.tailText(),
       failure,
       outputBytes: log.totalBytes,
-    }
+      strayProcesses: strays,
+    } satisfies ProcessEnding
   })
 
   const stop = async () => {
     if (pid !== null && !leaderExited && isAlive(pid)) terminate()
     await ended
-    // The leader is gone; make sure nothing of its tree outlives the experiment.
-    if (pid === null || !procAvailable()) return
+    // Nothing of the experiment outlives it, whatever it forked, detached or left holding its output.
+    if (!procAvailable()) return
     for (let attempt = 0; attempt < 50; attempt++) {
-      const living = livingTree(pid)
-      if (living.length === 0) return
-      signalTree(pid, "SIGKILL")
+      if (signalExperiment("SIGKILL", { pipeHolders: forcedClose && attempt === 0 }) === 0) return
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
@@ -206,10 +311,10 @@ export const makeLocalExecutor = (config: Pick<ResolvedExecutor, "sandbox"> & { 
     cleanupOrphan: (experiment) =>
       Effect.sync(() => {
         if (experiment.host !== null && experiment.host !== host) return null
-        const pids = new Set(processesOfExperiment(experiment.runId, experiment.id))
-        if (pids.size === 0) return null
+        const pids = processesOfExperiment({ experimentId: experiment.id, runId: experiment.runId })
+        if (pids.length === 0) return null
         for (const pid of pids) signalTree(pid, "SIGKILL")
-        return `killed ${pids.size} orphaned process${pids.size === 1 ? "" : "es"} of experiment #${experiment.id} (pid ${[...pids].join(", ")})`
+        return `killed ${pids.length} orphaned process${pids.length === 1 ? "" : "es"} of experiment #${experiment.id} (pid ${pids.join(", ")})`
       }),
   }
 }

@@ -18,7 +18,7 @@ import { Context, Effect, Exit, Layer, Schedule, Schema } from "effect"
 import { parseModelSpec } from "../config.ts"
 import { LlmError } from "../domain/errors.ts"
 import { sha256 } from "../common/hash.ts"
-import { makeRedactor } from "../common/secrets.ts"
+import { fullEnvironment, makeRedactor } from "../common/secrets.ts"
 import { Store } from "./Store.ts"
 import { failpoint } from "./failpoints.ts"
 import { type StructuredOutput, structuredOutputOf } from "./structuredOutput.ts"
@@ -30,7 +30,7 @@ export interface LlmSettings {
   readonly temperature: number | undefined
   readonly structuredOutputs: boolean
   readonly prices: Readonly<Record<string, { inputPerMillion: number; outputPerMillion: number }>>
-  /** Where keys (and `OPENAI_BASE_URL`) are read from; defaults to process.env. */
+  /** Where keys (and `OPENAI_BASE_URL`) are read from; defaults to the process environment with its sealed secrets. */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** First backoff delay; doubles per retry (tests shorten it). */
   readonly backoffMillis?: number
@@ -97,11 +97,11 @@ export const openaiBaseURL = (env: Readonly<Record<string, string | undefined>>)
  * time. `openai:` models use the Responses API; `openai-compatible:` models use chat completions.
  */
 export const providerResolver = (settings: Pick<LlmSettings, "env" | "structuredOutputs">): ModelResolver => {
-  const env = settings.env ?? process.env
   const cache = new Map<string, LanguageModel>()
   return (model) => {
     const cached = cache.get(model)
     if (cached) return cached
+    const env = settings.env ?? fullEnvironment()
     const spec = parseModelSpec(model)
     if (!spec || spec.provider === "offline") throw new Error(`model ${JSON.stringify(model)} is not callable`)
     const resolved =
@@ -156,7 +156,7 @@ const schemaForSdk = <A>(output: StructuredOutput<A>) =>
 export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const redact = makeRedactor(settings.env ?? process.env)
+    const redact = makeRedactor(settings.env ?? fullEnvironment())
     const backoff = settings.backoffMillis ?? 1000
     const maxReplyBytes = settings.maxReplyBytes ?? defaultMaxReplyBytes
     /** The refusal of a reply over the size cap, or undefined when it fits. */
@@ -168,6 +168,8 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
       const message = `${model} returned a reply of ${bytes} bytes, over llm.maxReplyBytes (${maxReplyBytes}); refused, only its first ${Buffer.byteLength(kept, "utf8")} bytes are kept`
       return { prefix: redact(kept), message }
     }
+    /** No secret value leaves the process: prompts quote logs, replies and files an experiment may have written. */
+    const outbound = (request: LlmRequest): LlmRequest => ({ ...request, prompt: redact(request.prompt), ...(request.system !== undefined ? { system: redact(request.system) } : {}) })
 
     const call = <A>(
       request: LlmRequest,
@@ -306,8 +308,8 @@ export const makeLlm = (settings: LlmSettings, resolve: ModelResolver) =>
     }
 
     return Llm.of({
-      generateText: (request) => call<string>(request, undefined, "Llm.generateText"),
-      generateObject: (request) => call(request, { schema: request.schema, ...(request.schemaName ? { name: request.schemaName } : {}) }, "Llm.generateObject"),
+      generateText: (request) => call<string>(outbound(request), undefined, "Llm.generateText"),
+      generateObject: (request) => call(outbound(request), { schema: request.schema, ...(request.schemaName ? { name: request.schemaName } : {}) }, "Llm.generateObject"),
     })
   })
 

@@ -1,14 +1,15 @@
 /**
  * The SQLite store: one file per project (WAL), holding both levels of a run. Opening fails with a
- * StoreError (not SQLite, newer schema, unwritable path); after that, SQL failures are defects. Every
- * repository function is available as an Effect; `transaction` runs several writes atomically.
+ * StoreError (not SQLite, newer schema, damaged, unwritable path); after that, SQL failures are defects (a
+ * damaged page found later is a StoreDamaged defect, which the CLI shows as one line). Every repository
+ * function is available as an Effect; `transaction` runs several writes atomically.
  */
 import { Context, Effect, Layer } from "effect"
-import { StoreError } from "../domain/errors.ts"
+import { StoreDamaged, StoreError } from "../domain/errors.ts"
 import * as experiments from "./store/experiments.ts"
 import * as library from "./store/library.ts"
 import * as llmCalls from "./store/llmCalls.ts"
-import { type Db, openDatabase, OpenStoreFailure, type OpenOptions } from "./store/open.ts"
+import { type Db, isCorruption, openDatabase, OpenStoreFailure, type OpenOptions } from "./store/open.ts"
 import * as outer from "./store/outer.ts"
 import * as runs from "./store/runs.ts"
 
@@ -24,12 +25,22 @@ type Lift<M> = {
     : never
 }
 
-const lift = <M extends Record<string, unknown>>(db: Db, group: string, module: M): Lift<M> => {
+/** Runs `f` on the handle; SQLite's "damaged file" errors become a StoreDamaged defect naming the file. */
+const guarded = <A>(file: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (error) {
+    if (isCorruption(error)) throw new StoreDamaged(file, (error as Error).message)
+    throw error
+  }
+}
+
+const lift = <M extends Record<string, unknown>>(db: Db, file: string, group: string, module: M): Lift<M> => {
   const lifted: Record<string, unknown> = {}
   for (const [name, fn] of Object.entries(module)) {
     if (typeof fn !== "function" || fn.length === 0) continue
     lifted[name] = Effect.fn(`Store.${group}.${name}`)(function* (...args: ReadonlyArray<unknown>) {
-      return (fn as (db: Db, ...rest: ReadonlyArray<unknown>) => unknown)(db, ...args)
+      return guarded(file, () => (fn as (db: Db, ...rest: ReadonlyArray<unknown>) => unknown)(db, ...args))
     })
   }
   return lifted as Lift<M>
@@ -50,13 +61,13 @@ export interface StoreShape {
 
 export const makeStore = (db: Db, file: string): StoreShape => ({
   file,
-  runs: lift(db, "runs", runs),
-  experiments: lift(db, "experiments", experiments),
-  outer: lift(db, "outer", outer),
-  llmCalls: lift(db, "llmCalls", llmCalls),
-  library: lift(db, "library", library),
-  transaction: (f) => Effect.sync(() => db.transaction(() => f(db)).immediate()),
-  use: (f) => Effect.sync(() => f(db)),
+  runs: lift(db, file, "runs", runs),
+  experiments: lift(db, file, "experiments", experiments),
+  outer: lift(db, file, "outer", outer),
+  llmCalls: lift(db, file, "llmCalls", llmCalls),
+  library: lift(db, file, "library", library),
+  transaction: (f) => Effect.sync(() => guarded(file, () => db.transaction(() => f(db)).immediate())),
+  use: (f) => Effect.sync(() => guarded(file, () => f(db))),
 })
 
 /** Opens a store file (creating and migrating it); the handle closes with the scope. */

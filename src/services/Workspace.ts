@@ -2,17 +2,26 @@
  * Experiment workspaces: one git worktree per worker on a branch `twoloop/<run-id>/<stage>-w<k>`. When the
  * target lives in a git repository the worktrees come from it, starting at the target's current files (a
  * snapshot commit when it has uncommitted or untracked files), and the user's checkout and index are never
- * touched; otherwise twoloop initialises a private repository in the run directory from a copy.
+ * touched; otherwise twoloop initialises a private repository in the run directory from a copy (refused for
+ * a home directory, `/` or a very large directory unless `copyAnyDir`).
+ *
+ * Every git command runs through workspace/git.ts: scrubbed environment, no config outside the repository,
+ * the git directory recorded at setup, and every command-running setting overridden. `gitState` and
+ * `restoreGitState` let the runner undo what an experiment did to git's files (workspace/gitState.ts).
  *
  * Contract: `setup` is idempotent (resume reuses existing worktrees and branches). Git failures are
  * WorkspaceErrors with git's own message. Commits never depend on the user's git identity or signing setup.
  */
 import { Context, Effect, Layer } from "effect"
-import { execa } from "execa"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { WorkspaceError } from "../domain/errors.ts"
+import { copyRefusal, skippedInCopy } from "./workspace/copyTarget.ts"
+import { type GitContext, runGit } from "./workspace/git.ts"
+import { type GitStateSnapshot, type RestoredFile, restoreGitState, snapshotGitState } from "./workspace/gitState.ts"
+
+export type { GitStateSnapshot, RestoredFile } from "./workspace/gitState.ts"
 
 export interface Worktree {
   readonly worker: number
@@ -21,12 +30,19 @@ export interface Worktree {
   /** Where the target's files are inside the worktree (root + the target's path in the repository). */
   readonly targetPath: string
   readonly branch: string
+  /** The worktree's admin directory (`<commonDir>/worktrees/<name>`), recorded at setup. */
+  readonly gitDir: string
+  /** The repository's common git directory. */
+  readonly commonDir: string
 }
 
 export interface WorkspaceSetup {
   readonly mode: "git" | "copy"
   /** Repository whose object store holds every commit of the run. */
   readonly repo: string
+  /** The repository's git directory (of the checkout at `repo`) and its common directory, recorded at setup. */
+  readonly gitDir: string
+  readonly commonDir: string
   /** The target directory's path relative to the repository root ("" for copy mode). */
   readonly targetSubdir: string
   readonly baseCommit: string
@@ -48,6 +64,8 @@ export interface SetupOptions {
   /** Start from this commit of `repo` (a later code-search stage continuing an earlier one). */
   readonly startCommit?: string
   readonly repo?: string
+  /** Copy a target that is not under git even when it is a home directory, `/`, or very large. */
+  readonly copyAnyDir?: boolean
 }
 
 export interface StatusEntry {
@@ -59,6 +77,7 @@ export interface StatusEntry {
 export interface WorkspaceShape {
   readonly inspectTarget: (targetDir: string) => Effect.Effect<TargetInspection, WorkspaceError>
   readonly setup: (options: SetupOptions) => Effect.Effect<WorkspaceSetup, WorkspaceError>
+  /** Runs git in the repository that holds `cwd`, hardened like every other git command (used by `twoloop clean`). */
   readonly git: (cwd: string, args: ReadonlyArray<string>) => Effect.Effect<string, WorkspaceError>
   /** A regular file's exact content at a commit (path relative to the repository root); undefined when absent or a symlink. */
   readonly readAt: (repo: string, commit: string, file: string) => Effect.Effect<string | undefined>
@@ -71,44 +90,59 @@ export interface WorkspaceShape {
   /** Stages exactly `paths` (relative to the target) and commits; returns the new commit. */
   readonly commitPaths: (worktree: Worktree, paths: ReadonlyArray<string>, message: string) => Effect.Effect<string, WorkspaceError>
   readonly removeWorktrees: (setup: WorkspaceSetup) => Effect.Effect<void, WorkspaceError>
+  /** The git files an experiment in `worktree` could change to make git run commands (config, hooks, `.git` pointers). */
+  readonly gitState: (worktree: Worktree) => Effect.Effect<GitStateSnapshot>
+  /** Puts back every such file that changed since `snapshot`; returns what had changed (empty when nothing). */
+  readonly restoreGitState: (snapshot: GitStateSnapshot) => Effect.Effect<ReadonlyArray<RestoredFile>>
 }
 
-const identity = ["-c", "user.name=twoloop", "-c", "user.email=twoloop@localhost", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
+const worktreeContext = (worktree: Worktree, env?: Record<string, string>): GitContext => ({
+  cwd: worktree.root,
+  gitDir: worktree.gitDir,
+  commonDir: worktree.commonDir,
+  workTree: worktree.root,
+  ...(env ? { env } : {}),
+})
 
-const runGit = (cwd: string, args: ReadonlyArray<string>, strip = true, env: Record<string, string> = {}) =>
-  Effect.tryPromise({
-    try: () => execa("git", [...identity, ...args], { cwd, reject: false, stripFinalNewline: strip, env: { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...env } }),
-    catch: (error) => new WorkspaceError({ message: `git ${args[0]} in ${cwd}: ${String(error)}` }),
-  }).pipe(
-    Effect.flatMap((result) =>
-      result.exitCode === 0
-        ? Effect.succeed(String(result.stdout))
-        : Effect.fail(new WorkspaceError({ message: `git ${args.join(" ")} failed in ${cwd}: ${String(result.stderr || result.stdout).trim().split("\n")[0]}` })),
-    ),
-  )
+/** A repository's git directories, discovered from a directory inside it (before any experiment could touch them). */
+const discoverRepository = (dir: string) =>
+  Effect.gen(function* () {
+    const lines = (yield* runGit({ cwd: dir }, ["rev-parse", "--path-format=absolute", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"])).split("\n")
+    return { root: lines[0]!, gitDir: lines[1]!, commonDir: lines[2]! }
+  })
+
+/** The admin directory of the worktree checked out at `root`: the one whose `gitdir` file points at `<root>/.git`. */
+const worktreeGitDir = (commonDir: string, root: string): string | undefined => {
+  const wanted = new Set([path.join(root, ".git"), path.join(fs.realpathSync(root), ".git")])
+  const admin = path.join(commonDir, "worktrees")
+  for (const name of fs.existsSync(admin) ? fs.readdirSync(admin) : []) {
+    const pointer = path.join(admin, name, "gitdir")
+    const target = fs.existsSync(pointer) ? fs.readFileSync(pointer, "utf8").trim() : ""
+    if (wanted.has(target)) return path.join(admin, name)
+  }
+  return undefined
+}
 
 /**
  * A commit holding HEAD plus the target directory's current files — modified and untracked ones too,
  * minus what git ignores — built through a temporary index, so the user's index and checkout are not
  * touched. HEAD itself when the target directory has no changes.
  */
-const snapshotCommit = (repo: string, targetSubdir: string, head: string) =>
+const snapshotCommit = (repository: { readonly root: string; readonly gitDir: string; readonly commonDir: string }, targetSubdir: string, head: string) =>
   Effect.acquireUseRelease(
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "twoloop-index-"))),
     (dir) =>
       Effect.gen(function* () {
-        const env = { GIT_INDEX_FILE: path.join(dir, "index") }
-        yield* runGit(repo, ["read-tree", head], true, env)
-        yield* runGit(repo, ["add", "--all", "--", targetSubdir === "" ? "." : targetSubdir], true, env)
-        const tree = yield* runGit(repo, ["write-tree"], true, env)
-        const headTree = yield* runGit(repo, ["rev-parse", `${head}^{tree}`])
+        const context: GitContext = { cwd: repository.root, gitDir: repository.gitDir, commonDir: repository.commonDir, workTree: repository.root, env: { GIT_INDEX_FILE: path.join(dir, "index") } }
+        yield* runGit(context, ["read-tree", head])
+        yield* runGit(context, ["add", "--all", "--", targetSubdir === "" ? "." : targetSubdir])
+        const tree = yield* runGit(context, ["write-tree"])
+        const headTree = yield* runGit(context, ["rev-parse", `${head}^{tree}`])
         if (tree === headTree) return head
-        return yield* runGit(repo, ["commit-tree", tree, "-p", head, "-m", `twoloop: snapshot of ${targetSubdir || "the target"} with its uncommitted changes`])
+        return yield* runGit(context, ["commit-tree", tree, "-p", head, "-m", `twoloop: snapshot of ${targetSubdir || "the target"} with its uncommitted changes`])
       }),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
   )
-
-const skippedInCopy = new Set([".git", "node_modules", "__pycache__", ".venv", "venv", ".twoloop", ".mypy_cache", ".pytest_cache"])
 
 const copyTarget = (from: string, to: string) =>
   Effect.try({
@@ -121,30 +155,51 @@ const copyTarget = (from: string, to: string) =>
   })
 
 const makeWorkspace = (): WorkspaceShape => {
-  const git = (cwd: string, args: ReadonlyArray<string>) => runGit(cwd, args).pipe(Effect.withSpan("Workspace.git"))
+  /** Git directories of the repositories set up so far, by repository path (readAt takes a path). */
+  const repositories = new Map<string, { readonly root: string; readonly gitDir: string; readonly commonDir: string }>()
+  const repositoryAt = (repo: string) =>
+    Effect.gen(function* () {
+      const known = repositories.get(repo)
+      if (known) return known
+      const found = yield* discoverRepository(repo)
+      repositories.set(repo, found)
+      return found
+    })
+  const repoContext = (repository: { readonly root: string; readonly gitDir: string; readonly commonDir: string }): GitContext => ({
+    cwd: repository.root,
+    gitDir: repository.gitDir,
+    commonDir: repository.commonDir,
+    workTree: repository.root,
+  })
 
   const inspectTarget = (targetDir: string) =>
     Effect.gen(function* () {
       if (!fs.existsSync(targetDir)) return yield* new WorkspaceError({ message: `target directory ${targetDir} does not exist` })
-      const root = yield* runGit(targetDir, ["rev-parse", "--show-toplevel"]).pipe(Effect.orElseSucceed(() => null))
-      if (root === null) return { repoRoot: null, head: null, dirty: false }
-      const head = yield* runGit(targetDir, ["rev-parse", "--verify", "HEAD"]).pipe(Effect.orElseSucceed(() => null))
+      const repository = yield* discoverRepository(targetDir).pipe(Effect.orElseSucceed(() => null))
+      if (repository === null) return { repoRoot: null, head: null, dirty: false }
+      const context = { ...repoContext(repository), cwd: targetDir }
+      const head = yield* runGit(context, ["rev-parse", "--verify", "HEAD"]).pipe(Effect.orElseSucceed(() => null))
       if (head === null) return { repoRoot: null, head: null, dirty: false }
-      const status = yield* runGit(targetDir, ["status", "--porcelain", "--", "."])
-      return { repoRoot: root, head, dirty: status.length > 0 }
+      const status = yield* runGit(context, ["status", "--porcelain", "--ignore-submodules=all", "--", "."])
+      return { repoRoot: repository.root, head, dirty: status.length > 0 }
     })
 
-  const ensureWorktree = (repo: string, worktreePath: string, branch: string, base: string) =>
+  const ensureWorktree = (repository: { readonly root: string; readonly gitDir: string; readonly commonDir: string }, worktreePath: string, branch: string, base: string) =>
     Effect.gen(function* () {
-      if (fs.existsSync(path.join(worktreePath, ".git"))) return
-      const branchExists = yield* runGit(repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]).pipe(
-        Effect.as(true),
-        Effect.orElseSucceed(() => false),
-      )
-      yield* runGit(repo, ["worktree", "prune"])
-      fs.mkdirSync(path.dirname(worktreePath), { recursive: true })
-      if (branchExists) yield* runGit(repo, ["worktree", "add", "--force", worktreePath, branch])
-      else yield* runGit(repo, ["worktree", "add", "--force", "-b", branch, worktreePath, base])
+      const context = repoContext(repository)
+      if (!fs.existsSync(path.join(worktreePath, ".git")) || worktreeGitDir(repository.commonDir, worktreePath) === undefined) {
+        const branchExists = yield* runGit(context, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]).pipe(
+          Effect.as(true),
+          Effect.orElseSucceed(() => false),
+        )
+        yield* runGit(context, ["worktree", "prune"])
+        fs.mkdirSync(path.dirname(worktreePath), { recursive: true })
+        if (branchExists) yield* runGit(context, ["worktree", "add", "--force", worktreePath, branch])
+        else yield* runGit(context, ["worktree", "add", "--force", "-b", branch, worktreePath, base])
+      }
+      const gitDir = worktreeGitDir(repository.commonDir, worktreePath)
+      if (gitDir === undefined) return yield* new WorkspaceError({ message: `git worktree add ${worktreePath} left no admin directory in ${repository.commonDir}/worktrees` })
+      return gitDir
     })
 
   const setup = (options: SetupOptions) =>
@@ -165,39 +220,45 @@ const makeWorkspace = (): WorkspaceShape => {
           mode = "git"
           repo = inspection.repoRoot
           targetSubdir = path.relative(fs.realpathSync(repo), targetDir)
-          baseCommit = inspection.dirty ? yield* snapshotCommit(repo, targetSubdir, inspection.head) : inspection.head
+          baseCommit = inspection.dirty ? yield* snapshotCommit(yield* repositoryAt(repo), targetSubdir, inspection.head) : inspection.head
         } else {
           mode = "copy"
           repo = path.join(options.runDir, "repo")
           targetSubdir = ""
           if (!fs.existsSync(path.join(repo, ".git"))) {
+            const refusal = options.copyAnyDir ? undefined : copyRefusal(targetDir)
+            if (refusal) return yield* new WorkspaceError({ message: refusal })
             fs.rmSync(repo, { recursive: true, force: true })
             yield* copyTarget(targetDir, repo)
-            yield* runGit(repo, ["init", "--quiet", "--initial-branch=twoloop-base"])
-            yield* runGit(repo, ["add", "--all"])
-            yield* runGit(repo, ["commit", "--quiet", "--allow-empty", "-m", `twoloop: snapshot of ${targetDir}`])
+            const gitDir = path.join(repo, ".git")
+            yield* runGit({ cwd: repo }, ["init", "--quiet", "--initial-branch=twoloop-base", repo])
+            const context: GitContext = { cwd: repo, gitDir, commonDir: gitDir, workTree: repo }
+            yield* runGit(context, ["add", "--all"])
+            yield* runGit(context, ["commit", "--quiet", "--allow-empty", "-m", `twoloop: snapshot of ${targetDir}`])
           }
-          baseCommit = yield* runGit(repo, ["rev-parse", "HEAD"])
+          repositories.set(repo, { root: repo, gitDir: path.join(repo, ".git"), commonDir: path.join(repo, ".git") })
+          baseCommit = yield* runGit(repoContext(yield* repositoryAt(repo)), ["rev-parse", "HEAD"])
         }
       }
+      const repository = yield* repositoryAt(repo)
       const worktrees: Array<Worktree> = []
       for (let worker = 0; worker < options.workers; worker++) {
         const branch = `twoloop/${options.runId}/${options.stageName}-w${worker}`
         const root = path.join(options.runDir, "worktrees", `${options.stageName}-w${worker}`)
-        yield* ensureWorktree(repo, root, branch, baseCommit)
-        worktrees.push({ worker, root, targetPath: path.join(root, targetSubdir), branch })
+        const gitDir = yield* ensureWorktree(repository, root, branch, baseCommit)
+        worktrees.push({ worker, root, targetPath: path.join(root, targetSubdir), branch, gitDir, commonDir: repository.commonDir })
       }
-      return { mode, repo, targetSubdir, baseCommit, worktrees }
+      return { mode, repo, gitDir: repository.gitDir, commonDir: repository.commonDir, targetSubdir, baseCommit, worktrees }
     }).pipe(Effect.withSpan("Workspace.setup"))
 
   const resetTo = (worktree: Worktree, commit: string) =>
     Effect.gen(function* () {
-      yield* runGit(worktree.root, ["reset", "--quiet", "--hard", commit])
-      yield* runGit(worktree.root, ["clean", "--quiet", "-d", "--force"])
+      yield* runGit(worktreeContext(worktree), ["reset", "--quiet", "--hard", commit])
+      yield* runGit(worktreeContext(worktree), ["clean", "--quiet", "-d", "--force"])
     })
 
   const status = (worktree: Worktree) =>
-    runGit(worktree.root, ["status", "--porcelain=v1", "-z", "--untracked-files=all"]).pipe(
+    runGit(worktreeContext(worktree), ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"]).pipe(
       Effect.map((text) => {
         const out: Array<StatusEntry> = []
         const parts = text.split("\u0000").filter((part) => part.length > 0)
@@ -214,31 +275,36 @@ const makeWorkspace = (): WorkspaceShape => {
   return {
     inspectTarget,
     setup,
-    git,
     readAt: (repo, commit, file) =>
       Effect.gen(function* () {
-        const entry = yield* runGit(repo, ["ls-tree", commit, "--", file])
+        const context = repoContext(yield* repositoryAt(repo))
+        const entry = yield* runGit(context, ["ls-tree", commit, "--", file])
         if (!entry.startsWith("100")) return undefined // absent, a symlink (120000) or a submodule
-        return yield* runGit(repo, ["show", `${commit}:${file}`], false)
+        return yield* runGit(context, ["cat-file", "blob", `${commit}:${file}`], { strip: false })
       }).pipe(Effect.orElseSucceed(() => undefined)),
     resetTo,
-    head: (worktree) => runGit(worktree.root, ["rev-parse", "HEAD"]),
+    head: (worktree) => runGit(worktreeContext(worktree), ["rev-parse", "HEAD"]),
     status,
-    diff: (worktree) => runGit(worktree.root, ["diff", "--no-color", "--no-ext-diff", "HEAD"]),
+    diff: (worktree) => runGit(worktreeContext(worktree), ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--ignore-submodules=all", "HEAD"]),
     commitPaths: (worktree, paths, message) =>
       Effect.gen(function* () {
         const relative = paths.map((p) => path.join(path.relative(worktree.root, worktree.targetPath), p))
-        yield* runGit(worktree.root, ["add", "--", ...relative])
-        yield* runGit(worktree.root, ["commit", "--quiet", "--allow-empty", "-m", message])
-        return yield* runGit(worktree.root, ["rev-parse", "HEAD"])
+        yield* runGit(worktreeContext(worktree), ["add", "--", ...relative])
+        yield* runGit(worktreeContext(worktree), ["commit", "--quiet", "--no-verify", "--allow-empty", "-m", message])
+        return yield* runGit(worktreeContext(worktree), ["rev-parse", "HEAD"])
       }),
     removeWorktrees: (setup) =>
       Effect.gen(function* () {
+        const context = repoContext(yield* repositoryAt(setup.repo))
         for (const worktree of setup.worktrees) {
-          if (fs.existsSync(worktree.root)) yield* runGit(setup.repo, ["worktree", "remove", "--force", worktree.root])
+          if (fs.existsSync(worktree.root)) yield* runGit(context, ["worktree", "remove", "--force", worktree.root])
         }
-        yield* runGit(setup.repo, ["worktree", "prune"])
+        yield* runGit(context, ["worktree", "prune"])
       }),
+    git: (cwd, args) =>
+      discoverRepository(cwd).pipe(Effect.flatMap((repository) => runGit({ cwd, gitDir: repository.gitDir, commonDir: repository.commonDir, workTree: repository.root }, args))),
+    gitState: (worktree) => Effect.sync(() => snapshotGitState({ commonDir: worktree.commonDir, gitDir: worktree.gitDir, workTree: worktree.root })),
+    restoreGitState: (snapshot) => Effect.sync(() => restoreGitState(snapshot)),
   }
 }
 

@@ -4,7 +4,7 @@
  * are filled in by `resolveSettings`.
  */
 import { Schema } from "effect"
-import { NonEmptyString, NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber, withDefault } from "../../src/config.ts"
+import { BudgetSeconds, NonEmptyString, NonNegativeInt, NonNegativeNumber, PositiveInt, PositiveNumber, SlackSeconds, withDefault } from "../../src/config.ts"
 import { defaultRunLimits } from "../experiment-kit/limits.ts"
 
 export const CodeSearchOptions = Schema.Struct({
@@ -28,14 +28,16 @@ export const CodeSearchOptions = Schema.Struct({
   noiseK: NonNegativeNumber.pipe(withDefault(2)),
   fixAttempts: NonNegativeInt.pipe(withDefault(2)),
   /** Default: the target's `timeBudgetSeconds`. */
-  timeBudgetSeconds: Schema.optional(PositiveNumber),
+  timeBudgetSeconds: Schema.optional(BudgetSeconds),
   /** Instructions text, or a path to a .md file (relative to the config), or a bundled prompt name. */
   instructions: Schema.optional(NonEmptyString),
-  killFactor: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1, { expected: "a number ≥ 1" })).pipe(withDefault(defaultRunLimits.killFactor)),
+  killFactor: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1, { expected: "a number ≥ 1" }), Schema.isLessThanOrEqualTo(1000, { expected: "a number ≤ 1000" })).pipe(
+    withDefault(defaultRunLimits.killFactor),
+  ),
   /** Slack added to the hard limit (budget × killFactor + graceSeconds). */
-  graceSeconds: NonNegativeNumber.pipe(withDefault(defaultRunLimits.graceSeconds)),
+  graceSeconds: SlackSeconds.pipe(withDefault(defaultRunLimits.graceSeconds)),
   /** Seconds between SIGTERM and SIGKILL at the hard limit. */
-  killGraceSeconds: NonNegativeNumber.pipe(withDefault(defaultRunLimits.killGraceSeconds)),
+  killGraceSeconds: SlackSeconds.pipe(withDefault(defaultRunLimits.killGraceSeconds)),
   /** Prepare the next proposal while an experiment runs. */
   pipelining: Schema.Boolean.pipe(withDefault(true)),
   /** "auto": the LLM agent unless the model is offline. */

@@ -1,9 +1,12 @@
 /**
  * Runs one planned experiment row to its end and records it: reset the worker's worktree to the row's base
- * commit, apply its edit through the guards, hash-check the readonly files, run the command through the
- * Executor (metric scanned line by line), hash-check again, and write the outcome. An edit that fails a
- * guard is recorded `rejected` with the reason and the workspace is restored. Successful runs end as
- * `measured`: judging is the caller's job. Re-running a row (resume) is safe: it starts from the reset.
+ * commit, apply its edit through the guards, hash-check the readonly files, note their file metadata and the
+ * git files an experiment could plant commands in, run the command through the Executor (metric scanned line
+ * by line), then check again. A run that wrote a readonly file (even one it put back: its inode, ctime or
+ * mtime moved) or changed git's configuration is recorded `rejected` with the reason; changed git files are
+ * put back first and an event says so. An edit that fails a guard is recorded `rejected` with the reason and
+ * the workspace is restored. Successful runs end as `measured`: judging is the caller's job. Re-running a row
+ * (resume) is safe: it starts from the reset.
  */
 import { createTwoFilesPatch } from "diff"
 import { Effect } from "effect"
@@ -17,7 +20,7 @@ import type { WorkspaceError } from "../../src/domain/errors.ts"
 import { Executor, type ProcessEnding, type Slot } from "../../src/services/Executor.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { Store } from "../../src/services/Store.ts"
-import { Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
+import { type RestoredFile, Workspace, type Worktree, type WorkspaceSetup } from "../../src/services/Workspace.ts"
 import { applyChanges, checkScope, isSeedOnlyChange, normalizeEditPath } from "./edits.ts"
 import { hardLimitSeconds, type RunLimits } from "./limits.ts"
 import { classifyEnding, metricFromJson, metricScanner } from "./metric.ts"
@@ -51,6 +54,22 @@ export const hashFile = (file: string): string | null => {
 
 export const hashReadonly = (targetPath: string, files: ReadonlyArray<string>): Map<string, string> =>
   new Map(files.map((file) => [file, hashFile(path.join(targetPath, file)) ?? "missing"]))
+
+/** What identifies one version of a file on disk: any write moves ctime (which no process can set back). */
+const fileIdentity = (file: string): string => {
+  const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false })
+  return stat ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.mode}` : "missing"
+}
+
+/** The identity of each readonly file in the worktree, taken right before a run. */
+const readonlyIdentities = (context: RunnerContext, worktree: Worktree): Map<string, string> =>
+  new Map([...context.readonlyHashes.keys()].map((file) => [file, fileIdentity(path.join(worktree.targetPath, file))]))
+
+/** The first readonly file that was written (or replaced) since `before`, even if its content is the same. */
+const readonlyWritten = (before: ReadonlyMap<string, string>, worktree: Worktree): string | undefined => {
+  for (const [file, identity] of before) if (fileIdentity(path.join(worktree.targetPath, file)) !== identity) return file
+  return undefined
+}
 
 const readonlyDrift = (context: RunnerContext, worktree: Worktree): string | undefined => {
   for (const [file, expected] of context.readonlyHashes) {
@@ -179,30 +198,67 @@ const readMetricFile = (worktree: Worktree, file: string): string | undefined =>
   }
 }
 
-/** Judges how the process ended (metric, readonly files untouched) and records it on the row. */
-const recordEnding = (context: RunnerContext, experiment: Experiment, worktree: Worktree, base: string, ending: ProcessEnding, scanner: ReturnType<typeof metricScanner>, diff: string | null) =>
+/** What the guards saw around a run that happened in this process. */
+interface RunGuards {
+  readonly readonlyBefore: ReadonlyMap<string, string>
+  readonly gitChanged: ReadonlyArray<RestoredFile>
+}
+
+const describeGitChanges = (changed: ReadonlyArray<RestoredFile>) =>
+  changed.map((entry) => `${entry.file} (${entry.change}${entry.failed ? `; could not be put back: ${entry.failed}` : ""})`).join(", ")
+
+/** Judges how the process ended (metric, readonly files untouched, git left alone) and records it on the row. */
+const recordEnding = (
+  context: RunnerContext,
+  experiment: Experiment,
+  worktree: Worktree,
+  base: string,
+  ending: ProcessEnding,
+  scanner: ReturnType<typeof metricScanner>,
+  diff: string | null,
+  guards?: RunGuards,
+) =>
   Effect.gen(function* () {
     const store = yield* Store
     const metric = context.target.metric
     const scan = metric.file === undefined ? scanner.result() : metricFromJson(readMetricFile(worktree, metric.file), metric)
     const classification = classifyEnding(ending, scan, metric)
-    const tampered = readonlyDrift(context, worktree)
-    const status = tampered ? "rejected" : classification.status === "ok" ? "measured" : classification.status
+    const changedFile = readonlyDrift(context, worktree)
+    const writtenFile = guards ? readonlyWritten(guards.readonlyBefore, worktree) : undefined
+    const gitChanged = guards?.gitChanged ?? []
+    const rejection =
+      gitChanged.length > 0
+        ? `the experiment changed git's configuration, which could make git run its commands: ${describeGitChanges(gitChanged)}; twoloop put it back`
+        : changedFile
+          ? `readonly file ${changedFile} was modified during the run`
+          : writtenFile
+            ? `readonly file ${writtenFile} was written during the run (its inode, ctime or mtime changed), even if its content is the same again`
+            : undefined
+    if (gitChanged.length > 0) yield* store.runs.addEvent(context.runId, experiment.stageId, "git-config-restored", `experiment #${experiment.id} changed ${describeGitChanges(gitChanged)}; restored`)
+    const status = rejection ? "rejected" : classification.status === "ok" ? "measured" : classification.status
     yield* store.experiments.finishExperiment(experiment.id, {
       status,
-      metric: classification.metric,
+      metric: rejection ? null : classification.metric,
       seconds: ending.seconds,
       exitCode: ending.exitCode,
       signal: ending.signal,
       peakMemoryMb: ending.peakMemoryMb,
       logTail: ending.logTail,
-      reason: tampered ? `readonly file ${tampered} was modified during the run` : classification.reason,
+      reason: rejection ?? classification.reason,
       env: context.fingerprint,
       diff,
     })
-    if (tampered) yield* resetWorktree(context, worktree, base)
+    if (rejection) yield* resetWorktree(context, worktree, base)
     return (yield* store.experiments.getExperiment(experiment.id))!
   })
+
+/** The files the sandbox keeps read-only inside the workspace: readonly files and the worktree's git pointer. */
+const readonlyPathsOf = (context: RunnerContext, worktree: Worktree) => [
+  ...context.target.readonly.map((file) => path.join(worktree.targetPath, file)),
+  path.join(worktree.root, ".git"),
+  worktree.gitDir,
+  worktree.commonDir,
+]
 
 export const runExperiment = (context: RunnerContext, experiment: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, Store | Workspace | Executor> =>
   Effect.gen(function* () {
@@ -216,6 +272,7 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
       runId: context.runId,
       experimentId: experiment.id,
       cwd: worktree.targetPath,
+      readonlyPaths: readonlyPathsOf(context, worktree),
       command: context.target.command,
       env: {
         ...context.target.env,
@@ -264,7 +321,12 @@ export const runExperiment = (context: RunnerContext, experiment: Experiment, pl
 
     // A metric file left by an earlier run (git clean keeps ignored files) must not count for this one.
     if (context.target.metric.file !== undefined) fs.rmSync(path.join(worktree.targetPath, context.target.metric.file), { force: true })
+    const workspace = yield* Workspace
+    const readonlyBefore = readonlyIdentities(context, worktree)
+    const gitBefore = yield* workspace.gitState(worktree)
     const ending = yield* executor.run(spec).pipe(Effect.onInterrupt(() => store.experiments.requeueExperiment(experiment.id)))
+    // Before any git command runs in this worktree again: put back what the experiment did to git's files.
+    const gitChanged = yield* workspace.restoreGitState(gitBefore)
     yield* failpoint("experiment-ended")
-    return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff)
+    return yield* recordEnding(context, experiment, worktree, base, ending, scanner, diff, { readonlyBefore, gitChanged })
   }).pipe(Effect.withSpan("CodeSearch.runExperiment"))

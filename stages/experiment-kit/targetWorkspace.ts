@@ -50,6 +50,7 @@ export const prepareTargetWorkspace = (options: TargetWorkspaceOptions) =>
       targetDir: config.target.dir,
       runDir: options.runDir,
       workers: options.workers,
+      copyAnyDir: config.target.copyAnyDir === true,
       ...(options.input.commit && options.input.repo ? { startCommit: options.input.commit, repo: options.input.repo } : {}),
     })
     const readonlyHashes = new Map<string, string>()

@@ -8,6 +8,7 @@ import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { isAlive } from "../../src/services/executor/processTree.ts"
 import { twoloop } from "../support/cli.ts"
 import { makeProject } from "../support/pipeline.ts"
 
@@ -45,20 +46,8 @@ const query = <A>(store: string, sql: string, ...params: Array<unknown>): Array<
   }
 }
 
-/** True while the process exists and is not a zombie (a killed orphan stays a zombie until init reaps it). */
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3))
-  } catch {
-    return false
-  }
-}
+/** Alive and not a zombie (a killed orphan waits for init to reap it). */
+const alive = isAlive
 
 const until = async (what: string, check: () => boolean, timeoutMs = 300_000) => {
   const deadline = Date.now() + timeoutMs
@@ -87,21 +76,27 @@ describe("after a kill -9", () => {
     const run = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root })
     await until("a running experiment", () => runningPid(store) !== undefined)
     const orphan = runningPid(store)!
-    run.kill("SIGKILL")
-    await run
-    expect(alive(orphan), "the experiment outlives the killed orchestrator").toBe(true)
+    // Frozen, so it is still there however long the resume takes to start (a stopped process can still be killed).
+    process.kill(orphan, "SIGSTOP")
+    try {
+      run.kill("SIGKILL")
+      await run
+      expect(alive(orphan), "the experiment outlives the killed orchestrator").toBe(true)
 
-    const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
-    const resuming = twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
-    // The orphan waits at the gate, so it is alive when resume looks for it; resume's own experiments
-    // may pass once resume has recorded killing it.
-    await until("resume to kill the orphan", () => orphanEvents(store).length > 0)
-    open()
-    const resumed = await resuming
-    expect(resumed.exitCode, String(resumed.all)).toBe(0)
-    expect(String(resumed.stdout)).toMatch(new RegExp(`killed \\d+ orphaned process(es)? of experiment #\\d+ \\(pid [\\d, ]*\\b${orphan}\\b`))
-    expect(alive(orphan)).toBe(false)
-    expect(orphanEvents(store)).toEqual([expect.stringContaining(`pid ${orphan}`)])
+      const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
+      const resuming = twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
+      // The orphan waits at the gate, so it is alive when resume looks for it; resume's own experiments
+      // may pass once resume has recorded killing it.
+      await until("resume to kill the orphan", () => orphanEvents(store).length > 0)
+      open()
+      const resumed = await resuming
+      expect(resumed.exitCode, String(resumed.all)).toBe(0)
+      expect(String(resumed.stdout)).toMatch(new RegExp(`killed \\d+ orphaned process(es)? of experiment #\\d+ \\(pid [\\d, ]*\\b${orphan}\\b`))
+      expect(alive(orphan)).toBe(false)
+      expect(orphanEvents(store)).toEqual([expect.stringContaining(`pid ${orphan}`)])
+    } finally {
+      if (alive(orphan)) process.kill(orphan, "SIGKILL")
+    }
     const rows = query<{ status: string }>(store, "SELECT status FROM experiments ORDER BY seq")
     expect(rows).toHaveLength(3)
     expect(rows.every((r) => r.status !== "running" && r.status !== "planned")).toBe(true)
@@ -119,11 +114,17 @@ describe("one process per run", () => {
     await until("the run to start", () => runningPid(store) !== undefined)
     const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
 
+    const eventsBefore = query<{ id: number; kind: string }>(store, "SELECT id, kind FROM events ORDER BY id")
     const second = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
     expect(second.exitCode).not.toBe(0)
     const error = String(second.stderr).trim()
     expect(error.split("\n")).toHaveLength(1)
     expect(error).toMatch(new RegExp(`run ${runId} is being run by [^:]+:${first.pid} \\(last heartbeat \\d+ s ago\\)`))
+    // The refused command wrote nothing: no run-resumed event, nothing else either.
+    const eventsAfter = query<{ id: number; kind: string }>(store, "SELECT id, kind FROM events ORDER BY id")
+    expect(eventsAfter.map((e) => e.kind)).not.toContain("run-resumed")
+    expect(eventsAfter.filter((e) => e.kind === "run-resumed")).toEqual([])
+    expect(eventsAfter.slice(0, eventsBefore.length)).toEqual(eventsBefore)
 
     first.kill("SIGKILL")
     await first
@@ -131,6 +132,45 @@ describe("one process per run", () => {
     const third = await twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root })
     expect(third.exitCode, String(third.all)).toBe(0)
     expect(query<{ status: string }>(store, "SELECT status FROM runs")[0]!.status).toBe("completed")
+  })
+
+  it("stops a process that lost its lock while it was stopped: it writes nothing more and says so", async () => {
+    const { root } = makeProject("quadratic-target", { git: true })
+    const { gate, open } = closedGate(root)
+    writeConfig(root, gate, 6)
+    const store = storeOf(root)
+    const first = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, timeout: 300_000 })
+    let second: ReturnType<typeof twoloop> | undefined
+    try {
+      await until("a running experiment", () => runningPid(store) !== undefined)
+      const runId = query<{ id: string }>(store, "SELECT id FROM runs")[0]!.id
+      first.kill("SIGSTOP")
+      // Its heartbeat is as old as if it had been stopped for ten minutes: the lock is up for taking.
+      const db = new Database(store)
+      db.prepare("UPDATE runs SET lock_heartbeat = lock_heartbeat - 600000 WHERE id = ?").run(runId)
+      db.close()
+      const resume = twoloop(["resume", runId, "--config", "pipeline.config.json"], { cwd: root, timeout: 300_000 })
+      second = resume
+      await until("the resume to take the lock", () => query<{ lock_owner: string | null }>(store, "SELECT lock_owner FROM runs")[0]!.lock_owner?.endsWith(`:${resume.pid}`) === true)
+      first.kill("SIGCONT")
+      const stopped = await first
+      open()
+      expect(stopped.exitCode).toBe(1)
+      const error = String(stopped.stderr).trim()
+      expect(error.split("\n"), error).toHaveLength(1)
+      expect(error).toMatch(new RegExp(`run ${runId} was taken over by [^:]+:${resume.pid} .*wrote nothing more`))
+      const resumed = await resume
+      expect(resumed.exitCode, String(resumed.all)).toBe(0)
+      // Exactly the budget: the stopped process added no row, and every row was finished once.
+      const rows = query<{ seq: number; status: string }>(store, "SELECT seq, status FROM experiments ORDER BY seq")
+      expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6])
+      expect(rows.every((r) => r.status !== "running" && r.status !== "planned")).toBe(true)
+      expect(query<{ status: string }>(store, "SELECT status FROM runs")[0]!.status).toBe("completed")
+    } finally {
+      first.kill("SIGCONT")
+      first.kill("SIGKILL")
+      second?.kill("SIGKILL")
+    }
   })
 
   it("waits out a live-looking holder on another host until its heartbeat expires", async () => {

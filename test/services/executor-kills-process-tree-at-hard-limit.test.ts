@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { afterAll } from "vitest"
 import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -34,6 +35,19 @@ const retained = () => {
   return usage.heapUsed + usage.arrayBuffers
 }
 
+/** Hostile processes the tests start, killed after the file whatever the code under test did with them. */
+const hostile = { pids: new Set<number>(), pidFiles: new Set<string>() }
+afterAll(() => {
+  for (const file of hostile.pidFiles) if (fs.existsSync(file)) hostile.pids.add(Number(fs.readFileSync(file, "utf8")))
+  for (const pid of hostile.pids) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+})
+
 /** Polls until the process is gone (killed processes still need a moment of CPU to exit on a busy machine). */
 const waitUntilDead = async (pid: number) => {
   for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100))
@@ -63,6 +77,68 @@ describe("local executor", () => {
       expect(ending.seconds).toBeLessThan(20)
       expect(pids).toHaveLength(2)
       for (const pid of pids) expect(yield* Effect.promise(() => waitUntilDead(pid))).toBe(true)
+    }))
+
+  it.live("holds the hard limit when a detached daemon that ignores SIGTERM keeps its stdout open", () =>
+    Effect.gen(function* () {
+      const daemons: Array<number> = []
+      const ending = yield* executor.run(
+        spec({
+          command: `( setsid sh -c 'echo daemon $$; trap "" TERM; exec sleep 600' & ); sleep 600`,
+          hardLimitSeconds: 2,
+          onStdoutLine: (line) => {
+            const match = /^daemon (\d+)$/.exec(line)
+            if (match) {
+              daemons.push(Number(match[1]))
+              hostile.pids.add(Number(match[1]))
+            }
+          },
+        }),
+      )
+      expect(ending.timedOut).toBe(true)
+      expect(ending.seconds).toBeLessThan(15)
+      expect(daemons).toHaveLength(1)
+      expect(yield* Effect.promise(() => waitUntilDead(daemons[0]!))).toBe(true)
+    }))
+
+  it.live("kills what the experiment left running when its main process ends, whether it holds the output or not", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const pidFile = (name: string) => {
+        hostile.pidFiles.add(path.join(dir, name))
+        return path.join(dir, name)
+      }
+      const ending = yield* executor.run(
+        spec({
+          command: [
+            // keeps stdout open, ignores SIGTERM
+            `( setsid sh -c 'echo $$ > ${pidFile("holding")}; trap "" TERM; exec sleep 600' & )`,
+            // closed its output: it would outlive the run unnoticed
+            `( setsid sh -c 'echo $$ > ${pidFile("closed")}; exec sleep 600' >/dev/null 2>&1 & )`,
+            // dropped twoloop's marker from its environment but holds stdout
+            `( setsid env -i sh -c 'echo $$ > ${pidFile("unmarked")}; exec sleep 600' & )`,
+            `while [ ! -s ${pidFile("holding")} ] || [ ! -s ${pidFile("closed")} ] || [ ! -s ${pidFile("unmarked")} ]; do sleep 0.05; done`,
+            "echo score: 1",
+          ].join("\n"),
+        }),
+      )
+      expect(ending.exitCode).toBe(0)
+      expect(ending.timedOut).toBe(false)
+      expect(ending.seconds).toBeLessThan(15)
+      expect(ending.logTail).toContain("score: 1")
+      expect(ending.strayProcesses).toBeGreaterThanOrEqual(2)
+      for (const name of ["holding", "closed", "unmarked"]) {
+        const pid = Number(fs.readFileSync(pidFile(name), "utf8"))
+        expect(yield* Effect.promise(() => waitUntilDead(pid)), `the ${name} daemon`).toBe(true)
+      }
+    }))
+
+  it.live("waits out a hard limit longer than Node's longest timer instead of firing at once", () =>
+    Effect.gen(function* () {
+      const ending = yield* executor.run(spec({ command: "sleep 1; echo score: 1", hardLimitSeconds: 1e7 * 2 + 30 }))
+      expect(ending.timedOut).toBe(false)
+      expect(ending.exitCode).toBe(0)
+      expect(ending.seconds).toBeGreaterThanOrEqual(1)
     }))
 
   it.live("interrupting the fiber kills the whole tree", () =>

@@ -4,6 +4,7 @@ import { Command, Flag } from "effect/cli"
 import { startupRefusal } from "../../dashboard/access.ts"
 import { ConfigError } from "../../domain/errors.ts"
 import { configFlag, locateStore, printLine, storeFlag } from "../shared.ts"
+import { fullEnvironment } from "../../common/secrets.ts"
 
 export const dashboardCommand = Command.make(
   "dashboard",
@@ -22,7 +23,7 @@ export const dashboardCommand = Command.make(
   },
   (flags) =>
     Effect.gen(function* () {
-      const fromEnv = process.env.TWOLOOP_DASHBOARD_TOKEN
+      const fromEnv = fullEnvironment().TWOLOOP_DASHBOARD_TOKEN
       const token = Option.isSome(flags.token) ? Redacted.value(flags.token.value) : fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined
       const refusal = startupRefusal(flags.host, token)
       if (refusal !== undefined) return yield* new ConfigError({ message: refusal })

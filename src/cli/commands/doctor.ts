@@ -24,6 +24,7 @@ import { queryGpus } from "../../services/executor/fingerprint.ts"
 import { Llm, openaiBaseURL } from "../../services/Llm.ts"
 import { Store } from "../../services/Store.ts"
 import { configFlag, printLine } from "../shared.ts"
+import { fullEnvironment } from "../../common/secrets.ts"
 
 type Check = { readonly level: "ok" | "warn" | "fail"; readonly name: string; readonly detail: string }
 
@@ -170,7 +171,7 @@ const offlineCheck = (model: string): Check => ({ level: "ok", name: `model ${mo
 
 const modelCheck = (model: string, where: string, asked: "structured" | "text") =>
   Effect.gen(function* () {
-    if (parseModelSpec(model)?.provider === "openai" && !process.env.OPENAI_API_KEY) return { level: "fail", name: `model ${model}`, detail: "OPENAI_API_KEY is not set" } satisfies Check
+    if (parseModelSpec(model)?.provider === "openai" && !fullEnvironment().OPENAI_API_KEY) return { level: "fail", name: `model ${model}`, detail: "OPENAI_API_KEY is not set" } satisfies Check
     const llm = yield* Llm
     const request = { purpose: "doctor", model, prompt: probePrompt, maxOutputTokens: probeOutputTokens }
     const call = asked === "structured" ? Effect.asVoid(llm.generateObject({ ...request, schema: Edit, schemaName: "edit" })) : Effect.asVoid(llm.generateText(request))
@@ -198,7 +199,7 @@ const probeLlm = (config: ResolvedConfig) =>
 export const modelChecks = (config: ResolvedConfig): Effect.Effect<Array<Check>> => {
   const probes: Array<{ readonly model: string; readonly asked: "structured" | "text" }> = [{ model: config.model, asked: "structured" }]
   if (config.reflectionModel !== config.model) probes.push({ model: config.reflectionModel, asked: "text" })
-  const callable = probes.map((probe) => ({ ...probe, where: endpointOf(probe.model, process.env) }))
+  const callable = probes.map((probe) => ({ ...probe, where: endpointOf(probe.model, fullEnvironment()) }))
   if (callable.every((probe) => probe.where === undefined)) return Effect.succeed(callable.map((probe) => offlineCheck(probe.model)))
   return Effect.forEach(callable, (probe) => (probe.where === undefined ? Effect.succeed(offlineCheck(probe.model)) : modelCheck(probe.model, probe.where, probe.asked))).pipe(
     Effect.provide(probeLlm(config)),

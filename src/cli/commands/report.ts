@@ -23,16 +23,23 @@ export const reportCommand = Command.make(
         const store = yield* Store
         const runId = Option.isSome(flags.runId) ? flags.runId.value : (yield* store.runs.latestRun())?.id
         if (!runId) return yield* new RunError({ message: `no runs in ${located.file}` })
-        const written = yield* writeReport(store, runId)
-        if (!written) return yield* new RunError({ message: `no run ${runId} in ${located.file}` })
         if (flags.format === "json") {
-          const { innerStages: _inner, outerStages: _outer, ...contract } = written.report
+          // Printed, not written: works where the run directory is read-only.
+          const built = yield* reportOf(store, runId)
+          if (!built) return yield* new RunError({ message: `no run ${runId} in ${located.file}` })
+          const { innerStages: _inner, outerStages: _outer, ...contract } = built.report
           yield* printLine(JSON.stringify({ ...contract, stages: { inner: _inner, outer: _outer } }, null, 2))
         } else {
+          const written = yield* writeReport(store, runId).pipe(
+            Effect.catchDefect((defect) =>
+              Effect.fail(new RunError({ message: `cannot write the report of run ${runId}: ${(defect as Error).message ?? String(defect)} (--format json prints it instead)` })),
+            ),
+          )
+          if (!written) return yield* new RunError({ message: `no run ${runId} in ${located.file}` })
           yield* printLine(`report: ${written.markdownFile}`)
           for (const chart of written.charts) yield* printLine(`chart: ${chart}`)
         }
-      }).pipe(Effect.provide(Store.layer(located.file)))
+      }).pipe(Effect.provide(Store.layer(located.file, { readonlyIfUnwritable: true })))
     }),
 ).pipe(Command.withDescription("write the run's report (Markdown with progress charts) or print it as JSON"))
 
@@ -68,6 +75,6 @@ export const compareCommand = Command.make(
             `| ${r.runId} | ${r.name} | ${r.status} | ${num(r.outer?.gain)}${r.outer?.offline ? " (offline)" : ""} | ${num(r.inner?.baseline)} | ${num(r.inner?.best)} | ${num(r.inner?.gain)}${r.inner?.offline ? " (offline)" : ""} | ${arms} | ${experiments} | ${r.llm.costUsd === null ? "unknown" : `$${r.llm.costUsd.toFixed(4)}`} |`,
           )
         }
-      }).pipe(Effect.provide(Store.layer(located.file)))
+      }).pipe(Effect.provide(Store.layer(located.file, { readonlyIfUnwritable: true })))
     }),
 ).pipe(Command.withDescription("compare runs side by side (outer and inner gains, arms, cost)"))

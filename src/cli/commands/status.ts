@@ -55,6 +55,6 @@ export const statusCommand = Command.make(
           yield* printLine("  recent:")
           for (const event of events) yield* printLine(`    ${event.created_at.slice(11, 19)} ${event.message}`)
         }
-      }).pipe(Effect.provide(Store.layer(located.file)))
+      }).pipe(Effect.provide(Store.layer(located.file, { readonlyIfUnwritable: true })))
     }),
 ).pipe(Command.withDescription("show the progress of the latest run (or of run-id)"))

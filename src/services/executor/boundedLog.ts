@@ -51,6 +51,8 @@ export class BoundedLog {
   constructor(readonly file: string, options: BoundedLogOptions = {}) {
     this.headBytes = options.headBytes ?? 256 * 1024
     this.tail = new ByteRing(options.tailBytes ?? 256 * 1024)
+    // A fresh file, never the old one truncated: a process still writing an earlier log of this path writes into the old one.
+    fs.rmSync(file, { force: true })
     this.fd = fs.openSync(file, "w")
   }
 

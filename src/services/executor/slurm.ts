@@ -4,9 +4,9 @@
  * `sbatch --parsable`, follows it with `squeue` (no accounting database needed) and `scontrol` for how it
  * ended, and streams the job's output files into the experiment's bounded log while it runs.
  *
- * The job inherits the experiment environment (scrubbed of secrets, plus the budget variables) because
- * sbatch itself is started with exactly that environment and `--export=ALL`; CUDA_VISIBLE_DEVICES is left
- * to SLURM's gres allocation. The hard limit counts from when the job starts running (queue time is not
+ * The job inherits the experiment environment (scrubbed of secrets, plus the budget variables and the
+ * run/experiment marker) because sbatch itself is started with exactly that environment and `--export=ALL`;
+ * CUDA_VISIBLE_DEVICES is left to SLURM's gres allocation. What the job prints reaches the log redacted. The hard limit counts from when the job starts running (queue time is not
  * experiment time): twoloop cancels the job there, and `--time` is set a little above it as a backstop.
  * Interrupting the calling fiber cancels the job and waits until squeue no longer lists it.
  */
@@ -16,7 +16,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { EnvironmentFingerprint } from "../../domain/Experiment.ts"
-import { scrubEnv } from "../../common/secrets.ts"
+import { scrubEnv, sealSecrets, secretValues, StreamRedactor } from "../../common/secrets.ts"
 import type { ExecutorShape, ProcessEnding, RunSpec, Slot } from "../Executor.ts"
 import { experimentEnvironment, sandboxArgs } from "../Executor.ts"
 import { BoundedLog, LineSplitter } from "./boundedLog.ts"
@@ -56,8 +56,8 @@ export const jobFiles = (logPath: string): JobFiles => {
   return { script: `${base}.sbatch`, stdout: `${base}.stdout`, stderr: `${base}.stderr`, exit: `${base}.exit` }
 }
 
-export const jobScript = (spec: Pick<RunSpec, "experimentId" | "cwd" | "command">, files: JobFiles, sandbox: "none" | "bwrap") => {
-  const run = sandbox === "bwrap" ? ["bwrap", ...sandboxArgs(spec.command, spec.cwd)].map(shellQuote).join(" ") : `/bin/sh -c ${shellQuote(spec.command)}`
+export const jobScript = (spec: Pick<RunSpec, "experimentId" | "cwd" | "command" | "readonlyPaths">, files: JobFiles, sandbox: "none" | "bwrap") => {
+  const run = sandbox === "bwrap" ? ["bwrap", ...sandboxArgs(spec.command, spec.cwd, spec.readonlyPaths)].map(shellQuote).join(" ") : `/bin/sh -c ${shellQuote(spec.command)}`
   return [
     "#!/bin/sh",
     `# twoloop experiment #${spec.experimentId}: generated, do not edit.`,
@@ -201,11 +201,21 @@ interface Following {
 const follow = (jobId: string, spec: RunSpec, files: JobFiles, pollMs: number): Following => {
   const log = new BoundedLog(spec.logPath)
   const lines = new LineSplitter((line) => spec.onStdoutLine?.(line))
+  const secrets = secretValues()
+  const stdoutRedactor = new StreamRedactor(secrets)
+  const stderrRedactor = new StreamRedactor(secrets)
   const stdout = new FileFollower(files.stdout, (chunk) => {
-    log.write(chunk)
-    lines.push(chunk)
+    const safe = stdoutRedactor.push(chunk)
+    log.write(safe)
+    lines.push(safe)
   })
-  const stderr = new FileFollower(files.stderr, (chunk) => log.write(chunk))
+  const stderr = new FileFollower(files.stderr, (chunk) => log.write(stderrRedactor.push(chunk)))
+  const flushRedactors = () => {
+    const rest = stdoutRedactor.end()
+    log.write(rest)
+    lines.push(rest)
+    log.write(stderrRedactor.end())
+  }
   const graceMs = (spec.killGraceSeconds ?? 5) * 1000
   let runningSince: number | null = null
   let cancelledForTimeout = false
@@ -224,6 +234,7 @@ const follow = (jobId: string, spec: RunSpec, files: JobFiles, pollMs: number): 
         unreachableSince ??= performance.now()
         if (performance.now() - unreachableSince > spec.hardLimitSeconds * 1000 + graceMs + 120_000) {
           done = true
+          flushRedactors()
           lines.end()
           log.close()
           return { exitCode: null, signal: null, timedOut: false, seconds: (performance.now() - submitted) / 1000, peakMemoryMb: null, logTail: log.tailText(), failure: `lost contact with the SLURM controller for job ${jobId}: ${state.message}`, outputBytes: log.totalBytes }
@@ -242,6 +253,7 @@ const follow = (jobId: string, spec: RunSpec, files: JobFiles, pollMs: number): 
     const exitText = await readWhenPresent(files.exit, 2_000)
     stdout.poll()
     stderr.poll()
+    flushRedactors()
     lines.end()
     log.close()
     const outcome = jobOutcome(jobId, exitText, exitText === undefined ? await controllerRecord(jobId) : undefined, cancelledForTimeout)
@@ -290,6 +302,7 @@ const failedToSubmit = (message: string, started: number): ProcessEnding => ({
 })
 
 const submit = async (settings: SlurmSettings, spec: RunSpec, files: JobFiles): Promise<{ jobId: string } | { failure: string }> => {
+  sealSecrets()
   for (const file of [files.stdout, files.stderr, files.exit]) fs.rmSync(file, { force: true })
   fs.mkdirSync(path.dirname(files.script), { recursive: true })
   fs.writeFileSync(files.script, jobScript(spec, files, settings.sandbox), { mode: 0o755 })

@@ -116,12 +116,43 @@ export const acquireRunLock = (db: Db, runId: string, owner: string, staleMs: nu
     })
     .immediate()
 
+/** Who holds a run's lock now (null when nobody does). */
+export const lockOwnerOf = (db: Db, runId: string): string | null =>
+  (db.prepare(`SELECT lock_owner FROM runs WHERE id = ?`).get(runId) as { lock_owner: string | null } | undefined)?.lock_owner ?? null
+
+/** The message of the SQLite error a fenced write raises once the lock is someone else's. */
+export const lockLostMarker = "twoloop: the run lock was taken over"
+
+const sqlText = (value: string) => `'${value.replaceAll("'", "''")}'`
+
+/**
+ * Fences this connection's writes to the lock holder: temporary triggers (they live and die with this
+ * connection) abort every insert, update or delete on the store's tables unless `owner` still holds the
+ * run's lock. A process that was stopped while another took its run over cannot write one more row.
+ */
+export const fenceRunWrites = (db: Db, runId: string, owner: string): void => {
+  const tables = (db.prepare(`SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((row) => row.name)
+  const guard = `WHEN NOT EXISTS (SELECT 1 FROM main.runs WHERE id = ${sqlText(runId)} AND lock_owner = ${sqlText(owner)}) BEGIN SELECT RAISE(ABORT, ${sqlText(lockLostMarker)}); END`
+  db.transaction(() => {
+    for (const table of tables)
+      for (const operation of ["INSERT", "UPDATE", "DELETE"])
+        db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS "twoloop_fence_${table}_${operation.toLowerCase()}" BEFORE ${operation} ON main."${table}" ${guard}`)
+  })()
+}
+
+/** Removes the fence (after the lock was released on purpose). */
+export const unfenceRunWrites = (db: Db): void => {
+  const triggers = db.prepare(`SELECT name FROM temp.sqlite_master WHERE type = 'trigger' AND name LIKE 'twoloop_fence_%'`).all() as Array<{ name: string }>
+  for (const trigger of triggers) db.exec(`DROP TRIGGER IF EXISTS temp."${trigger.name}"`)
+}
+
 /** Refreshes the heartbeat; false when another process has taken the lock over. */
 export const heartbeatRunLock = (db: Db, runId: string, owner: string): boolean =>
   db.prepare(`UPDATE runs SET lock_heartbeat = ? WHERE id = ? AND lock_owner = ?`).run(Date.now(), runId, owner).changes === 1
 
 export const releaseRunLock = (db: Db, runId: string, owner: string): void => {
   db.prepare(`UPDATE runs SET lock_owner = NULL, lock_heartbeat = NULL WHERE id = ? AND lock_owner = ?`).run(runId, owner)
+  unfenceRunWrites(db)
 }
 
 // ---------------------------------------------------------------------------------------------------------
