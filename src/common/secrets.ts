@@ -109,7 +109,8 @@ export const makeRedactor = (env: Readonly<Record<string, string | undefined>> =
 
 /**
  * Redacts secret values from a byte stream cut into arbitrary chunks: a value split across two chunks is
- * still found, because the last `longest - 1` bytes are held back until the next chunk (or `end`).
+ * still found, because a chunk's tail that could be the start of a secret value is held back until the next
+ * chunk (or `end`). Only such a tail is held: a line printed before the process waits is passed on at once.
  */
 export class StreamRedactor {
   private readonly values: ReadonlyArray<Buffer>
@@ -125,9 +126,18 @@ export class StreamRedactor {
   push(chunk: Buffer): Buffer {
     if (this.values.length === 0) return chunk
     const redacted = this.redact(this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk)
-    const keep = Math.min(this.holdBack, redacted.length)
+    const keep = this.secretPrefixAtEnd(redacted)
     this.held = Buffer.from(redacted.subarray(redacted.length - keep))
     return redacted.subarray(0, redacted.length - keep)
+  }
+
+  /** The length of the longest tail of `bytes` that is the beginning of a secret value (0 when none is). */
+  private secretPrefixAtEnd(bytes: Buffer): number {
+    for (let length = Math.min(this.holdBack, bytes.length); length > 0; length--) {
+      const tail = bytes.subarray(bytes.length - length)
+      if (this.values.some((value) => value.length > length && value.subarray(0, length).equals(tail))) return length
+    }
+    return 0
   }
 
   /** Whatever is still held back, redacted. */

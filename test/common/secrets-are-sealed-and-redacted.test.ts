@@ -57,6 +57,16 @@ describe("stream redaction", () => {
     }
   })
 
+  it("holds back only a tail that could start a secret: a line printed before the process waits goes on at once", () => {
+    const redactor = new StreamRedactor(["sk-alpha-0123456789", "token-beta-987"])
+    expect(redactor.push(Buffer.from("held 150\n")).toString()).toBe("held 150\n")
+    expect(redactor.push(Buffer.from("key sk-al")).toString()).toBe("key ")
+    expect(redactor.push(Buffer.from("pine\n")).toString()).toBe("sk-alpine\n")
+    expect(redactor.push(Buffer.from("a sk-alpha-01")).toString()).toBe("a ")
+    expect(redactor.push(Buffer.from("23456789!\n")).toString()).toBe("[redacted]!\n")
+    expect(redactor.end().length).toBe(0)
+  })
+
   it("passes output through untouched when there is no secret to look for", () => {
     const redactor = new StreamRedactor([])
     const chunk = Buffer.from("loss: 1.5\n")

@@ -9,9 +9,11 @@ import { dutyCycleBenchmark } from "../../bench/dutyCycle.ts"
 import { gepaOverheadBenchmark } from "../../bench/gepaOverhead.ts"
 import { orchestratorOverheadBenchmark } from "../../bench/orchestratorOverhead.ts"
 import { experimentsToReach } from "../../bench/searchEfficiency.ts"
+import { searchQualityBenchmark, systems } from "../../bench/searchQuality.ts"
 import { storeScaleBenchmark } from "../../bench/storeScale.ts"
 import { formatTable } from "../../bench/support/benchmark.ts"
 import { removeTempDirs } from "../../bench/support/project.ts"
+import { skipWithout } from "../support/python.ts"
 
 const options = { quick: true, log: () => {} }
 
@@ -68,6 +70,33 @@ describe("benchmarks in quick mode", () => {
       expect(Object.values(fill.queries).every((ms) => Number.isFinite(ms) && ms >= 0)).toBe(true)
     }
   })
+})
+
+describe("search quality in quick mode", () => {
+  // The Optuna peer needs Debian's python3-optuna (.ci/run installs it).
+  it.skipIf(skipWithout("optuna", "the search-quality benchmark's Optuna peer"))(
+    "every system ends with a judged configuration of each target, never worse than the defaults by the noise-free judge",
+    { timeout: 1_200_000 },
+    async () => {
+      const { facts, tables } = await searchQualityBenchmark.run(options)
+      expect(facts.targets.map((t) => t.target)).toEqual(facts.settings.targets)
+      for (const target of facts.targets) {
+        expect(target.optimum).toBeLessThan(target.start)
+        expect(new Set(target.results.map((r) => r.system))).toEqual(new Set(systems))
+        for (const result of target.results) {
+          expect(Number.isFinite(result.final), `${target.target} ${result.system}`).toBe(true)
+          // Every system starts from the defaults and keeps a configuration only when it measured better; the
+          // noise-free judge can see a noisy keep as slightly worse, never as a trap (a crash or a divergence).
+          expect(result.final, `${target.target} ${result.system}`).toBeLessThan(target.start + 0.25 * (target.start - target.optimum))
+          expect(result.final).toBeGreaterThanOrEqual(target.optimum - 1e-9)
+        }
+        const hybrid = target.results.find((r) => r.system === "hybrid")!
+        expect(hybrid.proxyCost).toBeGreaterThan(0)
+        expect(target.results.find((r) => r.system === "inner-only")!.proxyCost).toBe(0)
+      }
+      expect(formatTable(tables[0]!)).toContain("Optuna TPE")
+    },
+  )
 })
 
 const row = (seq: number, fields: Partial<Experiment>): Experiment =>

@@ -232,6 +232,7 @@ describe("local executor", () => {
       const ending = yield* executor.run(
         spec({
           command: `node ${fixtures}/memory-hog.mjs ${release}`,
+          hardLimitSeconds: 300,
           onStdoutLine: (line) => {
             if (line.startsWith("held ")) setTimeout(() => fs.writeFileSync(release, ""), 1000)
           },
