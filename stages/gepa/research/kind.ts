@@ -45,7 +45,7 @@ export const ResearchAdapterOptions = Schema.Struct({
 
 const looksLikeFile = (text: string) => !/\s/.test(text.trim()) || text.trim().endsWith(".md")
 
-const seedDirectionsFormat = `Reply with the ranked list only: 5 to 8 lines, each starting with its rank ("1. ", "2. ", ...) and naming the UPPER_CASE constants or code it is about.`
+const seedDirectionsFormat = `Reply with the ranked list only: 5 to 8 lines, each starting with its rank ("1. ", "2. ", ...) and naming the settings or code it is about.`
 
 /**
  * The seed directions written by the model from the editable files (the `gepa-seed-directions` template),
@@ -63,6 +63,7 @@ const askSeedDirections = (context: StageContext<unknown>, files: ReadonlyMap<st
       metric: config.target.metric.name,
       direction: config.target.metric.direction,
       time_budget_seconds: String(config.target.timeBudgetSeconds),
+      tunables: constantNames.length > 0 ? constantNames.join(", ") : "none recognised",
       files: [...files].map(([file, content]) => `## ${file}\n\n\`\`\`\n${truncate(content, 600, 40_000)}\n\`\`\``).join("\n\n"),
     })
     const asked = yield* askInFormat({
