@@ -77,12 +77,25 @@ describe("the hybrid pipeline through the openai: provider", () => {
 
     // The agent's proposals were applied and measured, and the inner stage kept an improvement.
     const inner = db.prepare("SELECT e.* FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = 'inner' AND e.purpose = 'candidate'").all() as Array<Record<string, any>>
+    const outerEdits = db.prepare("SELECT e.diff FROM experiments e JOIN stages s ON s.id = e.stage_id WHERE s.name = 'outer' AND e.proposer = 'llm' AND e.diff IS NOT NULL").all() as Array<{ diff: string }>
     db.close()
+    // The agent's edits that improved at the proxy budget were handed over and re-validated first, at the full
+    // budget and through the keep gate: each handoff row changes the lines an agent edit changed in the outer stage.
+    const handedOver = inner.filter((e) => e.proposer === "handoff")
+    expect(handedOver.length, "agent edits re-validated by the inner stage").toBeGreaterThan(0)
+    expect(inner.slice(0, handedOver.length).every((e) => e.proposer === "handoff")).toBe(true)
+    const changedLines = (diff: string) => diff.split("\n").filter((line) => /^[+-](?![+-]{2} )/.test(line)).join("\n")
+    for (const row of handedOver) {
+      expect(changedLines(row.diff)).toMatch(/^-.*\n\+/)
+      expect(outerEdits.map((o) => changedLines(o.diff))).toContain(changedLines(row.diff))
+    }
     expect(inner.length).toBeGreaterThan(0)
     expect(inner.every((e) => (e.proposer === "llm" || e.proposer === "handoff") && e.offline === 0)).toBe(true)
     expect(inner.filter((e) => e.status === "keep").length).toBeGreaterThan(0)
     const gains = JSON.parse(String(report.stdout))
     expect(gains.inner.gain).toBeGreaterThan(0)
+    // The report says which handed-over edits held at the full budget.
+    expect(gains.inner.transfers.filter((t: { outcome: string }) => t.outcome !== "not run")).toHaveLength(handedOver.length)
     expect(gains.llm.calls).toBe(calls.length)
     expect(gains.llm.costUsd).toBeCloseTo(calls.reduce((sum, c) => sum + c.cost_usd, 0), 12)
 
