@@ -281,7 +281,7 @@ export const searchQualityBenchmark: Benchmark<{ readonly settings: QualitySetti
   title: "Search quality on synthetic targets: twoloop hybrid and inner-only vs Optuna TPE and random search",
   run: async ({ quick, log }) => {
     let settings: QualitySettings = quick
-      ? { seeds: [0], runs: 12, metricCalls: 9, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: ["interaction", "cliffs"] }
+      ? { seeds: [0], runs: 12, metricCalls: 12, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: ["interaction", "cliffs"] }
       : { seeds: [0, 1, 2, 3, 4, 5, 6, 7], runs: 30, metricCalls: 24, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: targets.map((t) => t.name) }
     // TWOLOOP_BENCH_TARGETS=a,b and TWOLOOP_BENCH_SEEDS=0,1 narrow a run (to look into one target).
     const only = process.env.TWOLOOP_BENCH_TARGETS?.split(",").filter((name) => name.length > 0)

@@ -47,7 +47,7 @@ describe("Ctrl-C twice", () => {
         name: "ctrl-c",
         target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: hostile, metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 300, env: { PIDS: pidsDir } },
         executor: { kind: "local", gpus: "none" },
-        stages: [{ kind: "code-search", name: "inner", budget: { experiments: 2 }, killGraceSeconds: 2 }],
+        stages: [{ kind: "code-search", name: "inner", budget: { experiments: 3 }, killGraceSeconds: 2 }],
       }),
     )
     const run = twoloop(["run", "--config", "pipeline.config.json"], { cwd: root, timeout: 300_000 })

@@ -26,7 +26,7 @@ const projectWithStore = async () => {
       name: "stores",
       target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5 },
       executor: { kind: "local", gpus: "none" },
-      stages: [{ kind: "code-search", name: "inner", budget: { experiments: 2 } }],
+      stages: [{ kind: "code-search", name: "inner", budget: { experiments: 3 } }],
     }),
   )
   const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root })

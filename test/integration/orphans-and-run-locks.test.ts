@@ -175,7 +175,7 @@ describe("one process per run", () => {
 
   it("waits out a live-looking holder on another host until its heartbeat expires", async () => {
     const { root } = makeProject("quadratic-target", { git: true })
-    writeConfig(root, path.join(root, "gate-never-closed"), 2)
+    writeConfig(root, path.join(root, "gate-never-closed"), 3)
     const store = storeOf(root)
     // A finished run, then pretend another machine holds its lock.
     const run = await twoloop(["run", "--config", "pipeline.config.json", "--quiet"], { cwd: root })
