@@ -8,7 +8,8 @@
  *  - a move that was kept is pushed further (the same factor again);
  *  - a categorical switch (string or boolean) that crashed, diverged or hurt is retried together with the
  *    step-size tunables it couples with (learning rates) rescaled: ×0.1 and ×0.01 after a crash, also ×10
- *    after a plain loss;
+ *    after a plain loss; once that many of those retries failed (at any point), the switch is refuted and
+ *    is not retried so again;
  *  - tunables whose every move changed the metric by no more than the noise are inert: tried last;
  *  - moves that helped a little on different tunables are combined into one move (when together they would
  *    clear the noise), and
@@ -258,8 +259,13 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     else for (const alternative of tunable.alternatives) add([assign(tunable, tunable.format(alternative))], 1, `switch to ${alternative}`)
   }
 
-  // A categorical switch that crashed or hurt, retried with the learning rates rescaled.
+  // A categorical switch that crashed or hurt, retried with the learning rates rescaled; once as many of
+  // those retries failed as there are factors, the switch is refuted and its retries are not made again.
   const stepSizes = tunables.filter((t) => t.value.kind === "number" && t.value.value !== 0 && stepSizeName.test(t.name))
+  const failedRetries = (name: string, to: string) =>
+    input.history.filter(
+      (o) => o.changes.length === 2 && (o.delta === null || o.delta <= 0) && o.changes.some((c) => c.name === name && c.to === to) && o.changes.some((c) => c.name !== name && stepSizeName.test(c.name)),
+    ).length
   for (const outcome of input.history) {
     if (outcome.changes.length !== 1 || !(outcome.delta === null || outcome.delta <= 0)) continue
     const switched = byName.get(outcome.changes[0]!.name)
@@ -267,6 +273,7 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     const to = outcome.changes[0]!.to
     if (to === switched.value.text) continue
     const factors = outcome.delta === null ? [0.1, 0.01] : [0.1, 10, 0.01]
+    if (failedRetries(switched.name, to) >= factors.length) continue
     for (const step of stepSizes.filter((s) => s.name !== switched.name)) {
       for (const factor of factors) {
         const rescaled = scaled(step, factor)

@@ -40,6 +40,21 @@ describe("the move engine", () => {
     expect(hurt).toContain(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "1.0"]))
   })
 
+  it("stops retrying a switch once its rescaled retries all failed, also after the incumbent moved on", () => {
+    const elsewhere = "an earlier incumbent"
+    const crashed = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], null, elsewhere)
+    const retry = (lr: string, delta: number | null) => move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.2", to: lr }], delta, elsewhere)
+    const isRetry = (k: string) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE")
+    // One retry failed: the others are still proposed here, at the new point.
+    expect(keys(rank([crashed, retry("0.02", -0.3)])).filter(isRetry)).toHaveLength(2)
+    // Both factors failed (a crash allows ×0.1 and ×0.01): the switch is refuted, no retry is made again.
+    expect(keys(rank([crashed, retry("0.02", -0.3), retry("0.002", null)])).filter(isRetry)).toEqual([])
+    // The plain switch is still there, after the moves that did not hurt.
+    const plain = keys(rank([crashed, retry("0.02", -0.3), retry("0.002", null)]))
+    expect(plain).toContain(key(["OPTIMIZER", '"adam"']))
+    expect(plain.indexOf(key(["OPTIMIZER", '"adam"']))).toBeGreaterThan(plain.indexOf(key(["HIDDEN", "128"])))
+  })
+
   it("recognises tunables whose moves never left the noise as inert and tries them last", () => {
     const history = [move([{ name: "MOMENTUM", from: "0.9", to: "1.8" }], 0.004), move([{ name: "MOMENTUM", from: "0.9", to: "0.45" }], -0.006)]
     expect([...inertTunables(history, 0.01)]).toEqual(["MOMENTUM"])
