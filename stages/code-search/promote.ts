@@ -8,12 +8,11 @@ import { Effect } from "effect"
 import type { Edit } from "../../src/domain/Edit.ts"
 import type { KeptEdit } from "../../src/domain/Handoff.ts"
 import { Progress } from "../../src/services/Progress.ts"
-import { Store } from "../../src/services/Store.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
 import { applyChanges } from "../experiment-kit/edits.ts"
 import type { RunPlacement } from "../experiment-kit/runner.ts"
 import type { SearchRuntime } from "./runtime.ts"
-import { settle } from "./settle.ts"
+import { runEditOnIncumbent } from "./settle.ts"
 
 /** The inverse of an edit made of search/replace changes; undefined when it contains a rewrite. */
 export const revertEdit = (edit: Edit): Edit | undefined => {
@@ -28,7 +27,6 @@ export const revertEdit = (edit: Edit): Edit | undefined => {
 
 export const runPromotions = (runtime: SearchRuntime, kept: ReadonlyArray<KeptEdit>, placement: RunPlacement) =>
   Effect.gen(function* () {
-    const store = yield* Store
     const progress = yield* Progress
     const already = (yield* runtime.experiments).filter((e) => e.purpose === "promote")
     if (already.length > 0) return
@@ -42,22 +40,7 @@ export const runPromotions = (runtime: SearchRuntime, kept: ReadonlyArray<KeptEd
         continue
       }
       if (!(yield* runtime.reserve)) return
-      const row = yield* store.experiments.planExperiment({
-        stageId: runtime.stageId,
-        worker: placement.worktree.worker,
-        purpose: "promote",
-        proposer: "promotion",
-        offline: true,
-        baseCommit: incumbent.commit,
-        direction: revert.direction,
-        rationale: revert.rationale,
-        description: revert.description,
-        edit: revert,
-        seed: runtime.settings.seed,
-        timeBudget: runtime.settings.timeBudgetSeconds,
-      })
-      const measured = yield* runtime.runRow(row, placement)
-      const settled = yield* settle(runtime, measured, placement)
+      const settled = yield* runEditOnIncumbent(runtime, placement, { purpose: "promote", proposer: "promotion", offline: true, baseCommit: incumbent.commit, edit: revert })
       yield* progress.emit({
         runId: runtime.runId,
         stageId: runtime.stageId,

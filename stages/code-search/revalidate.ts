@@ -12,13 +12,12 @@ import type { Edit } from "../../src/domain/Edit.ts"
 import type { Experiment } from "../../src/domain/Experiment.ts"
 import type { HandedEdit } from "../../src/domain/Handoff.ts"
 import { Progress } from "../../src/services/Progress.ts"
-import { Store } from "../../src/services/Store.ts"
 import { applyChanges } from "../experiment-kit/edits.ts"
 import { editOfAssignments } from "../experiment-kit/moves.ts"
 import type { RunPlacement } from "../experiment-kit/runner.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
 import type { SearchRuntime } from "./runtime.ts"
-import { settle } from "./settle.ts"
+import { runEditOnIncumbent } from "./settle.ts"
 
 export const handoffScenario = (index: number) => `handoff:${index}`
 
@@ -50,7 +49,6 @@ export const transferOf = (row: Experiment): "held" | "did not hold" | "pending"
 
 export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<HandedEdit>, placement: RunPlacement) =>
   Effect.gen(function* () {
-    const store = yield* Store
     const progress = yield* Progress
     // Up to `revalidate` of them run, strongest first; one that is no longer the same move is skipped.
     for (const { index, edit: item } of revalidationPlan(edits)) {
@@ -64,23 +62,14 @@ export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<Ha
         continue
       }
       if (!(yield* runtime.reserve)) return
-      const row = yield* store.experiments.planExperiment({
-        stageId: runtime.stageId,
-        worker: placement.worktree.worker,
+      const settled = yield* runEditOnIncumbent(runtime, placement, {
         purpose: "candidate",
         scenario: handoffScenario(index),
         proposer: "handoff",
         offline: item.proposer === "offline",
         baseCommit: incumbent.commit,
-        direction: edit.direction,
-        rationale: edit.rationale,
-        description: edit.description,
         edit,
-        seed: runtime.settings.seed,
-        timeBudget: runtime.settings.timeBudgetSeconds,
       })
-      const measured = yield* runtime.runRow(row, placement)
-      const settled = yield* settle(runtime, measured, placement)
       yield* progress.emit({
         runId: runtime.runId,
         stageId: runtime.stageId,

@@ -6,7 +6,8 @@
  * are re-run, finished ones counted).
  */
 import { Effect, Ref, Semaphore } from "effect"
-import type { Experiment, Judgement } from "../../src/domain/Experiment.ts"
+import type { Edit } from "../../src/domain/Edit.ts"
+import type { Experiment, ExperimentPurpose, Judgement } from "../../src/domain/Experiment.ts"
 import type { WorkspaceError } from "../../src/domain/errors.ts"
 import type { Executor } from "../../src/services/Executor.ts"
 import { Store } from "../../src/services/Store.ts"
@@ -24,6 +25,29 @@ const finalJudgement = (judgement: Judgement, verdict: "keep" | "discard", reaso
 /** Judges, confirms and keeps or discards one measured candidate (or rebase/promote) row. */
 export const settle = (runtime: SearchRuntime, row: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, SettleServices> =>
   settleRow(runtime, row, placement).pipe(Effect.tap((final) => (final.id === row.id && row.status !== "measured" ? Effect.void : runtime.report(final))))
+
+/** An edit of the incumbent, planned as a row at this stage's budget, run, and settled like any candidate. */
+export const runEditOnIncumbent = (
+  runtime: SearchRuntime,
+  placement: RunPlacement,
+  plan: { readonly purpose: ExperimentPurpose; readonly proposer: string; readonly offline: boolean; readonly scenario?: string; readonly baseCommit: string; readonly edit: Edit },
+): Effect.Effect<Experiment, WorkspaceError, SettleServices> =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const { edit, ...row } = plan
+    const planned = yield* store.experiments.planExperiment({
+      ...row,
+      stageId: runtime.stageId,
+      worker: placement.worktree.worker,
+      direction: edit.direction,
+      rationale: edit.rationale,
+      description: edit.description,
+      edit,
+      seed: runtime.settings.seed,
+      timeBudget: runtime.settings.timeBudgetSeconds,
+    })
+    return yield* settle(runtime, yield* runtime.runRow(planned, placement), placement)
+  })
 
 const settleRow = (runtime: SearchRuntime, row: Experiment, placement: RunPlacement): Effect.Effect<Experiment, WorkspaceError, SettleServices> =>
   Effect.gen(function* () {
