@@ -3,6 +3,10 @@
  * re-validates the earlier stage's top kept edits at its own (usually longer) budget. Each check is an
  * ablation: the edit is reverted on top of the current best and judged like any candidate; if the revert
  * is kept, the edit did not hold at this budget and stays reverted. Runs once (rows are `promote`).
+ *
+ * An edit that only set tunables is reverted by value: its tunables go back to what they were before it,
+ * even where a later keep moved them further (the ablation then undoes the whole push). Any other edit is
+ * reverted by swapping its text back, which needs the lines it wrote to be there still.
  */
 import { Effect } from "effect"
 import type { Edit } from "../../src/domain/Edit.ts"
@@ -10,6 +14,7 @@ import type { KeptEdit } from "../../src/domain/Handoff.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
 import { applyChanges } from "../experiment-kit/edits.ts"
+import { findTunables, tunableChanges } from "../experiment-kit/tunables/index.ts"
 import type { RunPlacement } from "../experiment-kit/runner.ts"
 import type { SearchRuntime } from "./runtime.ts"
 import { runEditOnIncumbent } from "./settle.ts"
@@ -25,17 +30,50 @@ export const revertEdit = (edit: Edit): Edit | undefined => {
   }
 }
 
+/**
+ * The edit that undoes `edit` on the incumbent's files, given the files it produced (`after`); undefined
+ * when it cannot be undone there or there is nothing left to undo.
+ */
+export const revertOnIncumbent = (edit: Edit, after: ReadonlyMap<string, string>, incumbent: ReadonlyMap<string, string>): Edit | undefined => {
+  const swapped = revertEdit(edit)
+  if (!swapped) return undefined
+  const undone = applyChanges(after, swapped.changes)
+  if (undone.ok) {
+    const before: ReadonlyMap<string, string> = new Map([...after, ...undone.files])
+    const moved = tunableChanges(before, after)
+    const tunablesBefore = findTunables(before)
+    const redone = moved.length > 0 ? applyChanges(before, moved.map((m) => tunablesBefore.find((t) => t.file === m.file && t.name === m.name)!.change(m.to))) : undefined
+    const rebuilt: ReadonlyMap<string, string> | undefined = redone?.ok ? new Map([...before, ...redone.files]) : undefined
+    const onlyTunables = rebuilt !== undefined && [...after].every(([file, content]) => rebuilt.get(file) === content)
+    const current = findTunables(incumbent)
+    const onIncumbent = moved.map((m) => ({ move: m, tunable: current.find((t) => t.file === m.file && t.name === m.name) }))
+    if (onlyTunables && onIncumbent.every((o) => o.tunable !== undefined)) {
+      const back = onIncumbent.filter((o) => o.tunable!.value.text !== o.move.from)
+      if (back.length === 0) return undefined
+      const changes = back.map((o) => o.tunable!.change(o.move.from))
+      if (!applyChanges(incumbent, changes).ok) return undefined
+      return {
+        direction: edit.direction,
+        rationale: `re-validate "${edit.description}" at this stage's budget by setting its values back`,
+        description: `revert: ${back.map((o) => `${o.tunable!.name} ${o.tunable!.value.text} -> ${o.move.from}`).join(", ")}`,
+        changes,
+      }
+    }
+  }
+  return applyChanges(incumbent, swapped.changes).ok ? swapped : undefined
+}
+
 export const runPromotions = (runtime: SearchRuntime, kept: ReadonlyArray<KeptEdit>, placement: RunPlacement) =>
   Effect.gen(function* () {
     const progress = yield* Progress
     const already = (yield* runtime.experiments).filter((e) => e.purpose === "promote")
     if (already.length > 0) return
     for (const item of kept.slice(0, runtime.settings.promoteTop)) {
-      const revert = revertEdit(item.edit)
       const experiments = yield* runtime.experiments
       const incumbent = currentIncumbent(experiments, runtime.setup.baseCommit)
       const files = yield* runtime.filesAt(incumbent.commit)
-      if (!revert || !applyChanges(files, revert.changes).ok) {
+      const revert = revertOnIncumbent(item.edit, yield* runtime.filesAt(item.commit), files)
+      if (!revert) {
         yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "promotion-skipped", message: `${runtime.stageName}: cannot re-validate "${item.description}" (its revert no longer applies)` })
         continue
       }

@@ -16,8 +16,8 @@ describe("the promotion ladder", () => {
         target: { dir: "target", editable: ["train.mjs"], readonly: ["prepare.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: 5 },
         executor: { kind: "local", gpus: "none" },
         stages: [
-          // One candidate after the baselines: a later keep cannot move what the kept edit touched (its revert
-          // would no longer apply; the ladder then skips it, with an event).
+          // One candidate after the baselines, so the promote row is the text swap of that kept edit (a revert
+          // by value after a later push is covered in promotion-reverts-by-value.test.ts).
           { kind: "code-search", name: "short", budget: { experiments: 3 } },
           { kind: "code-search", name: "long", budget: { experiments: 4 }, promoteTop: 1 },
         ],
