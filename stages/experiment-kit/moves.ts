@@ -150,7 +150,7 @@ const ladder = (tunable: Tunable): Array<string> =>
 
 interface Candidate {
   readonly changes: ReadonlyArray<Assignment>
-  /** Lower first: [inert, outside the directions, tier, known to hurt, against the wording, direction rank]. */
+  /** Lower first: [inert, outside the directions, tier, known to hurt, against the wording, explored, direction rank]. */
   readonly rank: ReadonlyArray<number>
   readonly why: string
   readonly direction: string
@@ -184,9 +184,17 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     ...input.history.filter((m) => m.kept).map((m) => moveKey(m.changes.map((c) => ({ name: c.name, to: c.from })))),
   ])
   const inert = inertTunables(input.history, noise)
+  // A value some kept move moved a tunable away from: setting it back undoes a measured gain. Such a move
+  // may still be tried as an ordinary move (it ranks as one that hurt), but never ahead of the queue.
+  const leftBehind = new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => `${c.name}\u0000${c.from}`)))
+  const undoesKept = (changes: ReadonlyArray<Pick<Assignment, "name" | "to">>) => changes.some((c) => leftBehind.has(`${c.name}\u0000${c.to}`))
   const lastKept = new Map<string, Assignment>()
   for (const outcome of input.history) if (outcome.kept && outcome.changes.length === 1) lastKept.set(outcome.changes[0]!.name, outcome.changes[0]!)
   const usesDirections = input.directions.length > 0
+  // Tunables some settled move of this search changed. Among equal moves, one on a tunable not yet moved
+  // goes first: the directions order the first pass over the tunables, but a tunable they rank high does
+  // not get its moves again (after every keep) before a tunable they rank low got one.
+  const explored = new Set(input.history.flatMap((m) => m.changes.map((c) => c.name)))
   const settledHere = input.history.filter((m) => m.point === point && !m.kept)
   const live = tunables.filter((t) => !inert.has(t.name))
 
@@ -213,7 +221,15 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     const prefers = named ? directionPreference(direction, byName.get(lead.name)!) : undefined
     candidates.push({
       changes,
-      rank: [changes.every((c) => inert.has(c.name)) ? 1 : 0, usesDirections && !named ? 1 : 0, tier, hurt.has(key) ? 1 : 0, prefers && !prefers(lead.to) ? 1 : 0, named ? dirRank : 0],
+      rank: [
+        changes.every((c) => inert.has(c.name)) ? 1 : 0,
+        usesDirections && !named ? 1 : 0,
+        tier,
+        hurt.has(key) ? 1 : 0,
+        prefers && !prefers(lead.to) ? 1 : 0,
+        changes.every((c) => explored.has(c.name)) ? 1 : 0,
+        named ? dirRank : 0,
+      ],
       why,
       direction,
     })
@@ -222,11 +238,12 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
 
   // Exact moves named by the directions, in their order, before anything else, unless they already failed
   // (a proxy measurement that did not hold at this budget): then their direction ranks after the others.
-  // A `set` direction whose own evidence says it did not help is no order to carry out.
+  // A `set` direction whose own evidence says it did not help is no order to carry out, and one that would
+  // set back a value a kept move left (a later keep moved past the direction) is carried out already.
   input.directions.forEach((direction, index) => {
     const assignments = explicitAssignments(direction.text, tunables)
     const refuted = direction.evidence !== undefined && direction.evidence.tries > 0 && !(direction.evidence.meanDelta !== null && direction.evidence.meanDelta > 0)
-    if (assignments && !hurt.has(moveKey(assignments)) && !refuted) add(assignments, -1 - (input.directions.length - index) / (input.directions.length + 1), "a move the directions name")
+    if (assignments && !hurt.has(moveKey(assignments)) && !refuted && !undoesKept(assignments)) add(assignments, -1 - (input.directions.length - index) / (input.directions.length + 1), "a move the directions name")
   })
 
   for (const tunable of tunables) {
@@ -236,7 +253,8 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
       if (kept && kept.to === value.text && Number(kept.from) !== 0) {
         const factor = Number(kept.to) / Number(kept.from)
         const to = Number.isFinite(factor) && factor > 0 && factor !== 1 ? scaled(tunable, factor) : undefined
-        if (to !== undefined) add([assign(tunable, to)], 0, `push further: ${kept.from} → ${kept.to} helped`)
+        // First in line, unless that very push already failed somewhere: then it is an ordinary move.
+        if (to !== undefined) add([assign(tunable, to)], hurt.has(single(tunable.name, to)) ? 1 : 0, `push further: ${kept.from} → ${kept.to} helped`)
       }
       for (const to of ladder(tunable)) add([assign(tunable, to)], 1, "a small value for a setting that is 0 (off)")
       const untried = (factors: ReadonlyArray<number>) => factors.some((f) => {
@@ -259,26 +277,35 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
     else for (const alternative of tunable.alternatives) add([assign(tunable, tunable.format(alternative))], 1, `switch to ${alternative}`)
   }
 
-  // A categorical switch that crashed or hurt, retried with the learning rates rescaled; once as many of
-  // those retries failed as there are factors, the switch is refuted and its retries are not made again.
+  // A categorical switch that crashed or hurt, retried with the learning rates rescaled. A crash (a step
+  // size the new choice cannot take) is retried first, ×0.1; a switch that merely hurt is retried ×0.1 and
+  // ×10 among the ordinary moves. ×0.01 follows only a ×0.1 retry that crashed too or did better than the
+  // plain switch (the step size was the problem, and smaller helps). Once as many retries failed as there
+  // are factors, the switch is refuted and its retries are not made again.
   const stepSizes = tunables.filter((t) => t.value.kind === "number" && t.value.value !== 0 && stepSizeName.test(t.name))
-  const failedRetries = (name: string, to: string) =>
-    input.history.filter(
-      (o) => o.changes.length === 2 && (o.delta === null || o.delta <= 0) && o.changes.some((c) => c.name === name && c.to === to) && o.changes.some((c) => c.name !== name && stepSizeName.test(c.name)),
-    ).length
+  const retriesOf = (name: string, to: string) =>
+    input.history.filter((o) => o.changes.length === 2 && o.changes.some((c) => c.name === name && c.to === to) && o.changes.some((c) => c.name !== name && stepSizeName.test(c.name)))
+  const stepFactorOf = (retry: MoveOutcome, switchedName: string) => {
+    const step = retry.changes.find((c) => c.name !== switchedName)!
+    return Number(step.to) / Number(step.from)
+  }
   for (const outcome of input.history) {
     if (outcome.changes.length !== 1 || !(outcome.delta === null || outcome.delta <= 0)) continue
     const switched = byName.get(outcome.changes[0]!.name)
     if (!switched || switched.value.kind === "number") continue
     const to = outcome.changes[0]!.to
-    if (to === switched.value.text) continue
-    const factors = outcome.delta === null ? [0.1, 0.01] : [0.1, 10, 0.01]
-    if (failedRetries(switched.name, to) >= factors.length) continue
+    // Not for a switch back to a value a kept move left: that gain was measured, the retries rarely pay.
+    if (to === switched.value.text || undoesKept([{ name: switched.name, to }])) continue
+    const crashed = outcome.delta === null
+    const retries = retriesOf(switched.name, to)
+    const smallerHelped = retries.some((r) => stepFactorOf(r, switched.name) < 1 && (r.delta === null || crashed || r.delta > outcome.delta!))
+    const factors = [...(crashed ? [0.1] : [0.1, 10]), ...(smallerHelped ? [0.01] : [])]
+    if (retries.filter((r) => r.delta === null || r.delta <= 0).length >= factors.length) continue
     for (const step of stepSizes.filter((s) => s.name !== switched.name)) {
       for (const factor of factors) {
         const rescaled = scaled(step, factor)
         if (rescaled !== undefined)
-          add([assign(switched, to), assign(step, rescaled)], 0.5, `${switched.name} → ${plainText(to)} ${outcome.delta === null ? "crashed" : "hurt"}; retry it with ${step.name} ×${factor}`)
+          add([assign(switched, to), assign(step, rescaled)], crashed ? 0.5 : 1, `${switched.name} → ${plainText(to)} ${crashed ? "crashed" : "hurt"}; retry it with ${step.name} ×${factor}`)
       }
     }
   }

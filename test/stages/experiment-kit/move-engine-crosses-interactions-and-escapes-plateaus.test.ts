@@ -26,18 +26,29 @@ describe("the move engine", () => {
     for (const to of ["1", "10", "100"]) expect(all).toContain(key(["WARMUP_STEPS", to]))
   })
 
-  it("retries a switch that crashed with the learning rate rescaled, before blind coarse moves", () => {
+  it("retries a switch that crashed with the learning rate rescaled, before blind coarse moves, going smaller step by step", () => {
     const crashed = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], null)
     const proposals = rank([crashed])
-    const retries = [key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.01"]), key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.001"])]
-    expect(keys(proposals).slice(0, 2).sort()).toEqual(retries.sort())
-    expect(proposals[0]!.edit.rationale).toMatch(/crashed; retry it with LEARNING_RATE ×0\.0?1/)
+    const isRetry = (k: string) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE")
+    expect(keys(proposals)[0]).toBe(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.01"]))
+    expect(proposals[0]!.edit.rationale).toMatch(/crashed; retry it with LEARNING_RATE ×0\.1/)
+    // ×0.01 only once ×0.1 was tried and crashed as well
+    expect(keys(proposals).filter(isRetry)).toEqual([key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.01"])])
+    const tenth = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.1", to: "0.01" }], null)
+    expect(keys(rank([crashed, tenth]))[0]).toBe(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.001"]))
     // the compound edit changes both lines and nothing else
     const applied = applyChanges(files, proposals[0]!.edit.changes)
     expect(applied.ok && changesOfEdit(files, proposals[0]!.edit.changes).map((c) => c.name).sort()).toEqual(["LEARNING_RATE", "OPTIMIZER"])
-    // a switch that merely hurt is also retried the other way (×10)
-    const hurt = keys(rank([move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], -0.2)]))
-    expect(hurt).toContain(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "1.0"]))
+    // a switch that merely hurt is retried ×0.1 and ×10 among the ordinary moves, not ahead of them
+    const plain = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], -0.2)
+    const hurt = keys(rank([plain]))
+    expect(hurt.filter(isRetry).sort()).toEqual([key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "1.0"]), key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.01"])].sort())
+    expect(isRetry(hurt[0]!)).toBe(false)
+    // ×0.01 follows a ×0.1 retry that did better than the plain switch, not one that did worse
+    const better = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.1", to: "0.01" }], -0.05)
+    const worse = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.1", to: "0.01" }], -0.5)
+    expect(keys(rank([plain, better]))).toContain(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.001"]))
+    expect(keys(rank([plain, worse]))).not.toContain(key(["OPTIMIZER", '"adam"'], ["LEARNING_RATE", "0.001"]))
   })
 
   it("stops retrying a switch once its rescaled retries all failed, also after the incumbent moved on", () => {
@@ -108,6 +119,53 @@ describe("the move engine", () => {
     const failed = move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { name: "LEARNING_RATE", from: "0.1", to: "0.003" }], -0.02)
     const after = rank([failed], 0.01, [directions[1]!, directions[0]!])
     expect(after[0]!.move.changes.map((c) => c.name)).toEqual(["HIDDEN"])
+  })
+
+  it("does not jump the queue to undo a kept move: neither a `set` direction a later keep moved past, nor retries of a switch back", () => {
+    // The handed-over direction set HIDDEN=64 with LEARNING_RATE=0.2; a later keep moved LEARNING_RATE 0.2 → 0.1.
+    const at = (lr: string, hidden: string) => pointSignature(findTunables(new Map([["train.mjs", script.replace("LEARNING_RATE = 0.1", `LEARNING_RATE = ${lr}`).replace("HIDDEN = 64", `HIDDEN = ${hidden}`)]])))
+    const kept = (changes: ReadonlyArray<Pick<Assignment, "name" | "from" | "to">>, from: string): MoveOutcome => ({ ...move(changes, 0.05, from), kept: true })
+    const history = [kept([{ name: "LEARNING_RATE", from: "0.2", to: "0.1" }], at("0.2", "32"))]
+    const direction = [{ text: "set LEARNING_RATE=0.2, HIDDEN=32 (helped at the proxy budget)", constants: ["LEARNING_RATE", "HIDDEN"] }]
+    const directed = rank(history, 0.01, direction)
+    expect(directed[0]!.edit.rationale).not.toContain("a move the directions name")
+    expect(keys(directed)).not.toContain(key(["LEARNING_RATE", "0.2"], ["HIDDEN", "32"]))
+    // without that keep the same direction is carried out first
+    expect(moveKey(rank([], 0.01, direction)[0]!.move.changes)).toBe(key(["LEARNING_RATE", "0.2"], ["HIDDEN", "32"]))
+    // OPTIMIZER "adam" → "sgd" was kept; switching back hurt: no learning-rate-rescaled retries of the switch back
+    const switchedBack = [kept([{ name: "OPTIMIZER", from: '"adam"', to: '"sgd"' }], "earlier"), move([{ name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }], -0.05)]
+    expect(keys(rank(switchedBack)).filter((k) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE"))).toEqual([])
+    // a switch that hurt without undoing a keep is retried as before
+    expect(keys(rank([switchedBack[1]!])).filter((k) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE")).length).toBeGreaterThan(0)
+  })
+
+  it("pushes a kept move further first, but not a push that already failed at an earlier point", () => {
+    // HIDDEN 32 → 64 was kept; here (HIDDEN 64) its push to 128 comes first.
+    const keptHidden: MoveOutcome = { ...move([{ name: "HIDDEN", from: "32", to: "64" }], 0.05, "HIDDEN 32"), kept: true }
+    const first = rank([keptHidden])[0]!
+    expect(moveKey(first.move.changes)).toBe(key(["HIDDEN", "128"]))
+    expect(first.edit.rationale).toContain("push further")
+    // The same push failed at an earlier point (before another keep moved the incumbent): no longer first,
+    // and behind the moves that never failed; it is still there to try.
+    const failedPush = move([{ name: "HIDDEN", from: "64", to: "128" }], -0.03, "before LEARNING_RATE moved")
+    const ranked = keys(rank([keptHidden, failedPush]))
+    expect(ranked[0]).not.toBe(key(["HIDDEN", "128"]))
+    expect(ranked.indexOf(key(["HIDDEN", "128"]))).toBeGreaterThan(ranked.indexOf(key(["LEARNING_RATE", "0.2"])))
+  })
+
+  it("gives a tunable the directions rank low its first move before one they rank high gets more", () => {
+    const directions = [
+      { text: "tune HIDDEN", constants: ["HIDDEN"] },
+      { text: "tune LEARNING_RATE", constants: ["LEARNING_RATE"] },
+    ]
+    // nothing tried yet: the directions' order
+    expect(rank([], 0.01, directions)[0]!.move.changes[0]!.name).toBe("HIDDEN")
+    // HIDDEN ×2 failed at an earlier point (before another keep moved the incumbent here): LEARNING_RATE,
+    // untried, goes before HIDDEN's other moves
+    const earlier = move([{ name: "HIDDEN", from: "64", to: "128" }], -0.02, "an earlier incumbent")
+    const ranked = rank([earlier], 0.01, directions)
+    expect(ranked[0]!.move.changes[0]!.name).toBe("LEARNING_RATE")
+    expect(keys(ranked)).toContain(key(["HIDDEN", "32"]))
   })
 
   it("replays a compound edit as one move with both assignments", () => {
