@@ -276,6 +276,29 @@ export const qualityTables = (facts: ReadonlyArray<TargetFacts>, settings: Quali
   return [summary, speed]
 }
 
+/** Hybrid against each other system, seed by seed: how often better, equal, worse; the mean paired difference and its standard error. */
+export const pairedTable = (targets: ReadonlyArray<TargetFacts>): Table => {
+  const others = systems.filter((s) => s !== "hybrid")
+  const rows = targets.flatMap((target) => {
+    const bySeed = (system: System) => new Map(target.results.filter((r) => r.system === system).map((r) => [r.seed, r.final]))
+    const hybrid = bySeed("hybrid")
+    return others.flatMap((other) => {
+      const theirs = bySeed(other)
+      const diffs = [...hybrid].filter(([seed]) => theirs.has(seed)).map(([seed, value]) => theirs.get(seed)! - value)
+      if (diffs.length === 0) return []
+      const count = (test: (d: number) => boolean) => diffs.filter(test).length
+      const se = diffs.length > 1 ? standardDeviation(diffs) / Math.sqrt(diffs.length) : Number.NaN
+      return [[target.target, other, count((d) => d > 1e-9), count((d) => Math.abs(d) <= 1e-9), count((d) => d < -1e-9), `${fixed(mean(diffs), 4)} ± ${fixed(se, 4)}`]]
+    })
+  })
+  return {
+    title: "Hybrid against each system, seed by seed (noise-free loss; a positive difference favours hybrid)",
+    columns: ["target", "against", "hybrid better", "equal", "hybrid worse", "mean difference ± standard error"],
+    rows,
+    notes: ["Equal: the same final configuration's loss to 1e-9 (often the same configuration)."],
+  }
+}
+
 export const searchQualityBenchmark: Benchmark<{ readonly settings: QualitySettings; readonly targets: ReadonlyArray<TargetFacts> }> = {
   name: "quality",
   title: "Search quality on synthetic targets: twoloop hybrid and inner-only vs Optuna TPE and random search",

@@ -6,7 +6,7 @@ import { execa } from "execa"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { configurationAt, costToReach, optimumOf, type Trajectory } from "../../bench/searchQuality.ts"
+import { configurationAt, costToReach, optimumOf, pairedTable, type SeedResult, type Trajectory } from "../../bench/searchQuality.ts"
 import { defaultsOf, measuredLoss, noiseFreeLoss, targetNamed, targets, trainScript } from "../../bench/targets/synthetic.mjs"
 import { inspectTunables } from "../../stages/experiment-kit/tunables/index.ts"
 import { tempDir } from "../support/tmp.ts"
@@ -83,5 +83,15 @@ describe("judging a system's history", () => {
     expect(costToReach(trajectory, loss, 8, 30)).toBe(7)
     expect(costToReach(trajectory, loss, 8, 5)).toBeNull()
     expect(costToReach(trajectory, loss, 7, 30)).toBeNull()
+  })
+})
+
+describe("the paired comparison", () => {
+  it("counts seeds where hybrid is better, equal and worse, and gives the mean difference with its standard error", () => {
+    const result = (system: SeedResult["system"], seed: number, final: number): SeedResult => ({ target: "t", system, seed, final, runsTo90: null, proxyCost: 0 })
+    const results = [result("hybrid", 0, 1.0), result("hybrid", 1, 1.0), result("hybrid", 2, 1.2), result("tpe", 0, 1.1), result("tpe", 1, 1.0), result("tpe", 2, 1.1)]
+    const table = pairedTable([{ target: "t", title: "", start: 2, optimum: 1, results }])
+    // only systems with results get a row; differences are theirs minus hybrid's: 0.1, 0, -0.1
+    expect(table.rows).toEqual([["t", "tpe", 1, 1, 1, "0.0000 ± 0.0577"]])
   })
 })

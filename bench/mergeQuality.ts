@@ -1,0 +1,38 @@
+/**
+ * Merges search-quality results from runs over disjoint seeds into one set of tables, and adds a paired
+ * comparison of hybrid against each other system (each seed is independent and its noise is seeded, so
+ * runs made apart, e.g. `TWOLOOP_BENCH_SEEDS=0,1,2,3` and `4,5,6,7` in two processes, merge exactly):
+ *
+ *   npx tsx bench/mergeQuality.ts a.json b.json …   (files written by `npm run bench -- --only quality --json F`)
+ */
+import * as fs from "node:fs"
+import { pairedTable, qualityTables, type TargetFacts } from "./searchQuality.ts"
+import { formatTable } from "./support/benchmark.ts"
+
+interface QualityFacts {
+  readonly settings: Parameters<typeof qualityTables>[1]
+  readonly targets: ReadonlyArray<TargetFacts>
+}
+
+const read = (file: string): QualityFacts => {
+  const facts = (JSON.parse(fs.readFileSync(file, "utf8")) as { results: Array<{ name: string; facts: QualityFacts }> }).results.find((r) => r.name === "quality")?.facts
+  if (!facts) throw new Error(`${file}: no search-quality results in it (write one with --only quality --json ${file})`)
+  return facts
+}
+
+const files = process.argv.slice(2)
+if (files.length === 0) {
+  console.error("usage: npx tsx bench/mergeQuality.ts results.json [more.json …]")
+  process.exit(2)
+}
+const runs = files.map(read)
+const merged = new Map<string, TargetFacts>()
+for (const run of runs)
+  for (const target of run.targets) {
+    const have = merged.get(target.target)
+    const clash = have?.results.some((r) => target.results.some((s) => s.seed === r.seed && s.system === r.system))
+    if (clash) throw new Error(`${target.target}: a seed appears in more than one file; merge runs over disjoint seeds`)
+    merged.set(target.target, have ? { ...have, results: [...have.results, ...target.results] } : target)
+  }
+const settings = { ...runs[0]!.settings, seeds: runs.flatMap((run) => run.settings.seeds) }
+for (const table of [...qualityTables([...merged.values()], settings, true), pairedTable([...merged.values()])]) console.log(`${formatTable(table)}\n`)
