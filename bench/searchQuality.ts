@@ -1,11 +1,13 @@
 /**
  * Search quality against the tool a user would otherwise pick. On synthetic targets with a known optimum
- * and traps (bench/targets/synthetic.mjs), side by side in one run: twoloop hybrid (GEPA on proxy runs,
+ * and traps (bench/targets/synthetic.mjs), and on tiny-lm under a compute budget (bench/targets/tinyLm.ts),
+ * side by side in one run: twoloop hybrid (GEPA on proxy runs,
  * then the code search), twoloop inner-only, Optuna TPE and Optuna random search (Debian's python3-optuna,
  * a benchmark peer only), all offline, each with the same number of full-budget runs. Proxy runs are
  * charged as full-run equivalents (their budget over the full budget). A system's configuration after k
  * runs is what it would hand the user then: twoloop's incumbent (its last kept commit), Optuna's best trial
- * so far. Every configuration is judged by the target's noise-free loss, which no search ever sees.
+ * so far. Every configuration is judged by the target's judge, which no search ever sees: the synthetic
+ * targets' noise-free loss, tiny-lm's val_bpb averaged over seeds no search used.
  */
 import { Effect } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
@@ -19,7 +21,8 @@ import { Store } from "../src/services/Store.ts"
 import { findTunables, plainText } from "../stages/experiment-kit/tunables/index.ts"
 import { type Benchmark, fixed, mean, standardDeviation, type Table } from "./support/benchmark.ts"
 import { configFor, makeProject, runPipeline } from "./support/project.ts"
-import { defaultsOf, FULL_BUDGET_SECONDS, noiseFreeLoss, type Target, targets, trainScript } from "./targets/synthetic.mjs"
+import { defaultsOf, FULL_BUDGET_SECONDS, noiseFreeLoss, type Range, type Target, targets, trainScript } from "./targets/synthetic.mjs"
+import { tinyLmTarget } from "./targets/tinyLm.ts"
 
 const harnessSource = path.join(import.meta.dirname, "targets", "synthetic.mjs")
 const optunaPeer = path.join(import.meta.dirname, "optuna", "peer.py")
@@ -27,7 +30,48 @@ const optunaPeer = path.join(import.meta.dirname, "optuna", "peer.py")
 export type System = "hybrid" | "inner-only" | "tpe" | "random"
 export const systems: ReadonlyArray<System> = ["hybrid", "inner-only", "tpe", "random"]
 
-type Params = Record<string, number | string | boolean>
+export type Params = Record<string, number | string | boolean>
+
+/** A target as the four systems see it (a project with one editable script), and its judge, which none of them sees. */
+export interface QualityTarget {
+  readonly name: string
+  readonly title: string
+  /** The target folder: the editable `train.mjs` and its readonly harness files. */
+  readonly files: Readonly<Record<string, string>>
+  readonly readonly: ReadonlyArray<string>
+  /** The metric line the script prints (`name: value`), lower is better. */
+  readonly metric: string
+  readonly fullBudgetSeconds: number
+  readonly proxyBudgetSeconds: number
+  /** Environment of every run (twoloop's target.env, the Optuna peer's trials). */
+  readonly env: Readonly<Record<string, string>>
+  /** The search space a user would give Optuna, and the script's defaults. */
+  readonly space: Readonly<Record<string, Range>>
+  readonly defaults: Params
+  /** How the Optuna peer sets a trial's values: TARGET_PARAMS (read by the synthetic harness), or by rewriting the script's constants. */
+  readonly apply: "env" | "edit"
+  /** The judged loss of a configuration (constants over the defaults). */
+  readonly loss: (params: Params) => number
+  /** The known optimum; undefined: judged against the best final configuration any system reached. */
+  readonly optimum: () => number | undefined
+}
+
+/** A synthetic target: judged by its noise-free loss, its optimum known. */
+export const syntheticTarget = (target: Target, proxyBudgetSeconds: number): QualityTarget => ({
+  name: target.name,
+  title: target.title,
+  files: { "train.mjs": trainScript(target), "harness.mjs": fs.readFileSync(harnessSource, "utf8") },
+  readonly: ["harness.mjs"],
+  metric: "loss",
+  fullBudgetSeconds: FULL_BUDGET_SECONDS,
+  proxyBudgetSeconds,
+  env: {},
+  space: target.space,
+  defaults: defaultsOf(target),
+  apply: "env",
+  loss: (params) => noiseFreeLoss(target, params),
+  optimum: () => optimumOf(target),
+})
 
 /** A system's history: after `cost` full-run equivalents, the configuration it would hand over. */
 export interface Trajectory {
@@ -51,7 +95,9 @@ export interface TargetFacts {
   readonly target: string
   readonly title: string
   readonly start: number
+  /** The known optimum, or (`optimumKnown` false) the best final configuration any system reached. */
   readonly optimum: number
+  readonly optimumKnown?: boolean
   readonly results: ReadonlyArray<SeedResult>
 }
 
@@ -60,6 +106,7 @@ export interface QualitySettings {
   readonly runs: number
   readonly metricCalls: number
   readonly scenarios: number
+  /** The synthetic targets' proxy budget (tiny-lm brings its own). */
   readonly proxyTimeBudgetSeconds: number
   readonly targets: ReadonlyArray<string>
 }
@@ -135,18 +182,26 @@ const paramsOfScript = (content: string): Params =>
 const ran = (row: Experiment) => row.startedAt !== null && !["planned", "running"].includes(row.status)
 
 /** Both twoloop arms on one target and seed: one pipeline run with arms hybrid and inner-only. */
-export const runTwoloop = async (target: Target, seed: number, settings: QualitySettings): Promise<Record<"hybrid" | "inner-only", Trajectory>> => {
-  const root = makeProject({ "train.mjs": trainScript(target), "harness.mjs": fs.readFileSync(harnessSource, "utf8") }, `twoloop-bench-${target.name}-`)
+export const runTwoloop = async (target: QualityTarget, seed: number, settings: QualitySettings): Promise<Record<"hybrid" | "inner-only", Trajectory>> => {
+  const root = makeProject(target.files, `twoloop-bench-${target.name}-`)
   const config = configFor(root, {
     name: `quality-${target.name}`,
     model: "offline",
     reflectionModel: "offline",
     seed,
-    target: { dir: "target", editable: ["train.mjs"], readonly: ["harness.mjs"], command: "node train.mjs", metric: { name: "loss", direction: "minimize" }, timeBudgetSeconds: FULL_BUDGET_SECONDS },
+    target: {
+      dir: "target",
+      editable: ["train.mjs"],
+      readonly: target.readonly,
+      command: "node train.mjs",
+      metric: { name: target.metric, direction: "minimize" },
+      timeBudgetSeconds: target.fullBudgetSeconds,
+      ...(Object.keys(target.env).length > 0 ? { env: target.env } : {}),
+    },
     executor: { kind: "local", gpus: "none", cpuSlots: 1 },
     arms: ["hybrid", "inner-only"],
     stages: [
-      { kind: "gepa", name: "outer", budget: { metricCalls: settings.metricCalls }, adapter: { kind: "research", scenarios: settings.scenarios, proxyTimeBudgetSeconds: settings.proxyTimeBudgetSeconds } },
+      { kind: "gepa", name: "outer", budget: { metricCalls: settings.metricCalls }, adapter: { kind: "research", scenarios: settings.scenarios, proxyTimeBudgetSeconds: target.proxyBudgetSeconds } },
       { kind: "code-search", name: "inner", budget: { experiments: settings.runs } },
     ],
   })
@@ -161,14 +216,14 @@ export const runTwoloop = async (target: Target, seed: number, settings: Quality
   const show = (commit: string) => execFileSync("git", ["show", `${commit}:target/train.mjs`], { cwd: root, encoding: "utf8" })
   const trajectoryOf = (arm: string): Trajectory => {
     const stagesOfArm = after.stages.filter((stage: StageRecord) => stage.arm === arm)
-    const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: defaultsOf(target) }]
+    const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: target.defaults }]
     let cost = 0
     let proxyCost = 0
     for (const stage of stagesOfArm) {
       const rows = after.experiments.filter((row) => row.stageId === stage.id).sort((a, b) => a.seq - b.seq)
       for (const row of rows) {
         if (!ran(row)) continue
-        const charge = Math.min(1, row.timeBudget / FULL_BUDGET_SECONDS)
+        const charge = Math.min(1, row.timeBudget / target.fullBudgetSeconds)
         cost += charge
         if (roleOf(stage.kind) === "outer") proxyCost += charge
         if (row.status === "keep" && row.resultCommit) points.push({ cost, params: paramsOfScript(show(row.resultCommit)) })
@@ -189,20 +244,33 @@ export const optunaPython = (): string | undefined => {
 }
 
 /** Optuna on one target for every seed (one study per seed), each trial one full-budget run of the real script. */
-export const runOptuna = (python: string, target: Target, sampler: "tpe" | "random", settings: QualitySettings): Map<number, Trajectory> => {
-  const project = makeProject({ "train.mjs": trainScript(target), "harness.mjs": fs.readFileSync(harnessSource, "utf8") }, `twoloop-bench-optuna-${target.name}-`)
-  const job = { project: path.join(project, "target"), command: "node train.mjs", space: target.space, defaults: defaultsOf(target), sampler, seeds: settings.seeds, trials: settings.runs, budget: FULL_BUDGET_SECONDS }
+export const runOptuna = (python: string, target: QualityTarget, sampler: "tpe" | "random", settings: QualitySettings): Map<number, Trajectory> => {
+  const project = makeProject(target.files, `twoloop-bench-optuna-${target.name}-`)
+  const job = {
+    project: path.join(project, "target"),
+    command: "node train.mjs",
+    metric: target.metric,
+    env: target.env,
+    apply: target.apply,
+    file: "train.mjs",
+    space: target.space,
+    defaults: target.defaults,
+    sampler,
+    seeds: settings.seeds,
+    trials: settings.runs,
+    budget: target.fullBudgetSeconds,
+  }
   const result = spawnSync(python, [optunaPeer], { input: JSON.stringify(job), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
   if (result.status !== 0) throw new Error(`optuna peer failed: ${result.stderr.trim().split("\n").at(-1)}`)
   const output = JSON.parse(result.stdout) as { seeds: Array<{ seed: number; trials: Array<{ params: Params; value: number | null }> }> }
   return new Map(
     output.seeds.map(({ seed, trials }) => {
-      const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: defaultsOf(target) }]
+      const points: Array<{ cost: number; params: Params }> = [{ cost: 0, params: target.defaults }]
       let best = Number.POSITIVE_INFINITY
       trials.forEach((trial, index) => {
         if (trial.value !== null && trial.value < best) {
           best = trial.value
-          points.push({ cost: index + 1, params: trial.params })
+          points.push({ cost: index + 1, params: { ...target.defaults, ...trial.params } })
         }
       })
       return [seed, { points, proxyCost: 0 }]
@@ -210,52 +278,54 @@ export const runOptuna = (python: string, target: Target, sampler: "tpe" | "rand
   )
 }
 
-const judge = (target: Target, system: System, seed: number, trajectory: Trajectory, start: number, optimum: number, budget: number): SeedResult => {
-  const loss = (params: Params) => noiseFreeLoss(target, params)
-  return {
-    target: target.name,
-    system,
-    seed,
-    final: loss(configurationAt(trajectory, budget)),
-    runsTo90: costToReach(trajectory, loss, start - 0.9 * (start - optimum), budget),
-    proxyCost: trajectory.proxyCost,
-  }
-}
-
-export const evaluateTarget = async (target: Target, settings: QualitySettings, log: (line: string) => void, python: string | undefined): Promise<TargetFacts> => {
-  const start = noiseFreeLoss(target, {})
-  const optimum = optimumOf(target)
-  const results: Array<SeedResult> = []
+export const evaluateTarget = async (target: QualityTarget, settings: QualitySettings, log: (line: string) => void, python: string | undefined): Promise<TargetFacts> => {
+  const trajectories: Array<{ system: System; seed: number; trajectory: Trajectory }> = []
   for (const seed of settings.seeds) {
     log(`quality: ${target.name}, seed ${seed}, twoloop hybrid and inner-only`)
     const arms = await runTwoloop(target, seed, settings)
-    for (const arm of ["hybrid", "inner-only"] as const) results.push(judge(target, arm, seed, arms[arm], start, optimum, settings.runs))
+    for (const arm of ["hybrid", "inner-only"] as const) trajectories.push({ system: arm, seed, trajectory: arms[arm] })
   }
   if (python) {
     for (const sampler of ["tpe", "random"] as const) {
       log(`quality: ${target.name}, Optuna ${sampler}, ${settings.seeds.length} seeds`)
-      const trajectories = runOptuna(python, target, sampler, settings)
-      for (const seed of settings.seeds) results.push(judge(target, sampler, seed, trajectories.get(seed)!, start, optimum, settings.runs))
+      const bySeed = runOptuna(python, target, sampler, settings)
+      for (const seed of settings.seeds) trajectories.push({ system: sampler, seed, trajectory: bySeed.get(seed)! })
     }
   }
-  return { target: target.name, title: target.title, start, optimum, results }
+  log(`quality: ${target.name}, judging ${trajectories.length} final configurations`)
+  const start = target.loss(target.defaults)
+  const finals = trajectories.map(({ trajectory }) => target.loss(configurationAt(trajectory, settings.runs)))
+  const known = target.optimum()
+  const optimum = known ?? Math.min(start, ...finals)
+  const threshold = start - 0.9 * (start - optimum)
+  const results = trajectories.map(({ system, seed, trajectory }, index): SeedResult => ({
+    target: target.name,
+    system,
+    seed,
+    final: finals[index]!,
+    runsTo90: costToReach(trajectory, target.loss, threshold, settings.runs),
+    proxyCost: trajectory.proxyCost,
+  }))
+  return { target: target.name, title: target.title, start, optimum, optimumKnown: known !== undefined, results }
 }
 
 const systemLabel: Record<System, string> = { hybrid: "twoloop hybrid", "inner-only": "twoloop inner-only", tpe: "Optuna TPE", random: "Optuna random" }
 
 export const qualityTables = (facts: ReadonlyArray<TargetFacts>, settings: QualitySettings, optuna: boolean): Array<Table> => {
   const summary: Table = {
-    title: `Search quality: noise-free loss of each system's configuration after ${settings.runs} full-budget runs (mean over ${settings.seeds.length} seeds; lower is better)`,
+    title: `Search quality: judged loss of each system's configuration after ${settings.runs} full-budget runs (mean over ${settings.seeds.length} seeds; lower is better)`,
     columns: ["target", "start", "optimum", ...systems.map((s) => systemLabel[s]), "hybrid gap closed"],
     rows: facts.map((f) => {
       const finals = (system: System) => f.results.filter((r) => r.system === system).map((r) => r.final)
       const cell = (system: System) => (finals(system).length === 0 ? "–" : `${fixed(mean(finals(system)), 3)} ± ${fixed(standardDeviation(finals(system)), 3)}`)
       const hybrid = mean(finals("hybrid"))
-      return [f.target, fixed(f.start, 3), fixed(f.optimum, 3), ...systems.map(cell), `${fixed((100 * (f.start - hybrid)) / (f.start - f.optimum), 0)} %`]
+      const optimum = f.optimumKnown === false ? `${fixed(f.optimum, 3)} (best found)` : fixed(f.optimum, 3)
+      return [f.target, fixed(f.start, 3), optimum, ...systems.map(cell), `${fixed((100 * (f.start - hybrid)) / (f.start - f.optimum), 0)} %`]
     }),
     notes: [
       "± is the standard deviation over seeds. Proxy runs are charged: the hybrid arm's configuration is the one it had after its outer stage's proxy runs (each charged its budget ÷ the full budget) and its code search together used the same number of full-run equivalents as the others.",
-      optuna ? "Optuna: one study per seed, the defaults enqueued as the first trial, the search space a user would write (bench/targets/synthetic.mjs), a crash or NaN a failed trial." : "Optuna columns are empty: no python with optuna (apt-get install python3-optuna).",
+      optuna ? "Optuna: one study per seed, the defaults enqueued as the first trial, the search space a user would write (bench/targets/), a crash or NaN a failed trial." : "Optuna columns are empty: no python with optuna (apt-get install python3-optuna).",
+      "Judged loss: a synthetic target's noise-free loss (no search sees it); tiny-lm's val_bpb under its compute budget, the mean over judge seeds no search used. Where the optimum is unknown (best found), the gap is measured to the best final configuration of any system and seed.",
     ],
   }
   const speed: Table = {
@@ -301,16 +371,19 @@ export const pairedTable = (targets: ReadonlyArray<TargetFacts>): Table => {
 
 export const searchQualityBenchmark: Benchmark<{ readonly settings: QualitySettings; readonly targets: ReadonlyArray<TargetFacts> }> = {
   name: "quality",
-  title: "Search quality on synthetic targets: twoloop hybrid and inner-only vs Optuna TPE and random search",
+  title: "Search quality on synthetic targets and tiny-lm: twoloop hybrid and inner-only vs Optuna TPE and random search",
   run: async ({ quick, log }) => {
     let settings: QualitySettings = quick
       ? { seeds: [0], runs: 12, metricCalls: 12, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: ["interaction", "cliffs"] }
-      : { seeds: [0, 1, 2, 3, 4, 5, 6, 7], runs: 30, metricCalls: 24, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: targets.map((t) => t.name) }
+      : { seeds: [0, 1, 2, 3, 4, 5, 6, 7], runs: 30, metricCalls: 24, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: [...targets.map((t) => t.name), "tiny-lm"] }
     // TWOLOOP_BENCH_TARGETS=a,b and TWOLOOP_BENCH_SEEDS=0,1 narrow a run (to look into one target).
     const only = process.env.TWOLOOP_BENCH_TARGETS?.split(",").filter((name) => name.length > 0)
     const seeds = process.env.TWOLOOP_BENCH_SEEDS?.split(",").filter((seed) => seed.length > 0).map(Number)
     if (seeds) settings = { ...settings, seeds }
-    const selected = targets.filter((t) => (only ?? settings.targets).includes(t.name))
+    const wanted = only ?? settings.targets
+    const selected = [...targets.map((t) => syntheticTarget(t, settings.proxyTimeBudgetSeconds)), tinyLmTarget()].filter((t) => wanted.includes(t.name))
+    const unknown = wanted.filter((name) => !selected.some((t) => t.name === name))
+    if (unknown.length > 0) throw new Error(`TWOLOOP_BENCH_TARGETS: no target ${unknown.join(", ")} (there are ${[...targets.map((t) => t.name), "tiny-lm"].join(", ")})`)
     const python = optunaPython()
     if (!python) log("quality: no python with optuna found; the Optuna peer is skipped (apt-get install python3-optuna)")
     const facts: Array<TargetFacts> = []

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """The Optuna peer of the search-quality benchmark (a benchmark peer only: twoloop itself never needs Python).
 
-Reads a JSON job on stdin: {"project", "command", "space", "defaults", "sampler": "tpe"|"random", "seeds",
-"trials", "budget"}. For each seed it runs one study the way a user would: the search space as they would
-write it, the script's defaults enqueued as the first trial, every trial one full-budget run of the real
-target command (the trial's values in TARGET_PARAMS, the seed fixed, as the script's own seed would be), a
-crash or a NaN recorded as a failed trial. Writes {"seeds": [{"seed", "trials": [{"params", "value"}]}]}
+Reads a JSON job on stdin: {"project", "command", "metric", "env", "apply": "env"|"edit", "file", "space",
+"defaults", "sampler": "tpe"|"random", "seeds", "trials", "budget"}. For each seed it runs one study the way
+a user would: the search space as they would write it, the script's defaults enqueued as the first trial,
+every trial one full-budget run of the real target command (the seed fixed, as the script's own seed would
+be), a crash or a NaN recorded as a failed trial. The trial's values reach the script in TARGET_PARAMS
+(apply "env", which the synthetic harness reads) or as the script's own `const NAME = value` lines, rewritten
+in `file` before the run (apply "edit"); the metric is the script's last `<metric>: value` line. Writes {"seeds": [{"seed", "trials": [{"params", "value"}]}]}
 on stdout, trials in the order they ran (value null for a failed trial).
 """
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -35,9 +38,23 @@ class Failed(Exception):
     pass
 
 
+def set_constants(source, params):
+    """The script with each `const NAME = value` line set to the trial's value, a trailing comment kept."""
+    for name, value in params.items():
+        pattern = re.compile(r"^(const " + re.escape(name) + r" = )[^/\n]*?(\s*//.*)?$", re.M)
+        source, count = pattern.subn(lambda m: m.group(1) + json.dumps(value) + (m.group(2) or ""), source, count=1)
+        if count != 1:
+            raise SystemExit(f"peer: {name} is not a constant of the script")
+    return source
+
+
 def main():
     job = json.load(sys.stdin)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    metric = job.get("metric", "loss")
+    apply = job.get("apply", "env")
+    script = os.path.join(job["project"], job.get("file", "train.mjs"))
+    original = open(script).read() if apply == "edit" else None
     out = []
     for seed in job["seeds"]:
         sampler = optuna.samplers.TPESampler(seed=seed) if job["sampler"] == "tpe" else optuna.samplers.RandomSampler(seed=seed)
@@ -47,12 +64,20 @@ def main():
 
         def objective(trial):
             params = {name: suggest(trial, name, spec) for name, spec in job["space"].items()}
-            env = dict(os.environ, TARGET_PARAMS=json.dumps(params), TWOLOOP_SEED=str(seed), TWOLOOP_TIME_BUDGET=str(job["budget"]))
+            env = dict(os.environ, **job.get("env", {}), TWOLOOP_SEED=str(seed), TWOLOOP_TIME_BUDGET=str(job["budget"]))
+            if apply == "edit":
+                with open(script, "w") as out:
+                    out.write(set_constants(original, params))
+            else:
+                env["TARGET_PARAMS"] = json.dumps(params)
             result = subprocess.run(job["command"], shell=True, cwd=job["project"], env=env, capture_output=True, text=True)
             value = None
             for line in result.stdout.splitlines():
-                if line.startswith("loss:"):
-                    value = float(line.split(":", 1)[1])
+                if line.startswith(metric + ":"):
+                    try:
+                        value = float(line.split(":", 1)[1])
+                    except ValueError:
+                        value = None
             if result.returncode != 0 or value is None or not math.isfinite(value):
                 record.append({"params": params, "value": None})
                 raise Failed(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no metric")

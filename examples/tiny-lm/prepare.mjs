@@ -1,5 +1,5 @@
 // The readonly harness of tiny-lm: the corpus, the vocabulary, the pinned train/validation split, the
-// seeded random numbers, the budgeted training loop (time, and optionally steps) and the evaluation. Agents edit train.mjs only;
+// seeded random numbers, the budgeted training loop (time, and optionally steps or compute) and the evaluation. Agents edit train.mjs only;
 // this file is hash-checked before and after every run.
 //
 // The metric is val_bpb: the model's cross-entropy on a pinned validation slice, in bits per UTF-8 byte of
@@ -65,6 +65,23 @@ const parseMaxSteps = (value) => {
 }
 export const maxSteps = parseMaxSteps(process.env.TWOLOOP_MAX_STEPS)
 
+/**
+ * The optional compute budget: TINY_LM_COMPUTE_RATE multiply-adds per second of the time budget (a positive
+ * number; unset or empty: the clock decides). With it, a run gets the steps that the time budget buys at
+ * that rate, at 3 × parameters × batch multiply-adds a step (forward and backward), and the clock is not
+ * looked at: a bigger model still gets fewer steps, as under a time budget, but the same seed and the same
+ * script give the same val_bpb on any machine, however busy. For benchmarks that judge configurations, not
+ * for research (an edit that makes training faster gains nothing here), and it trusts the size the script
+ * reports.
+ */
+const parseRate = (value) => {
+  if (value === undefined || value === "") return undefined
+  const rate = Number(value)
+  if (!Number.isFinite(rate) || rate <= 0) fail(`TINY_LM_COMPUTE_RATE=${value} must be a positive number`)
+  return rate
+}
+export const computeRate = parseRate(process.env.TINY_LM_COMPUTE_RATE)
+
 /** A seeded generator of floats in [0, 1) (mulberry32). */
 export const makeRandom = (value = seed) => {
   let state = (value * 2654435761 + 0x9e3779b9) >>> 0
@@ -95,16 +112,23 @@ export const sampleBatch = (random, context, batch, contexts, targets) => {
  * Calls `step(progress)` until the time budget or the step budget is spent, whichever comes first; progress
  * is the spent fraction in [0, 1), for learning-rate schedules. The clock starts at the first call, after
  * the model is built and data loaded. With a step budget, progress counts steps (not seconds), so a run that
- * ends at its step budget is the same on any machine: same seed, same steps, same val_bpb.
+ * ends at its step budget is the same on any machine: same seed, same steps, same val_bpb. `size` (the
+ * model's parameter count and the batch size) sets the steps of a compute budget (TINY_LM_COMPUTE_RATE).
  */
-export const train = (step) => {
+export const train = (step, size = {}) => {
   const start = performance.now()
   const budgetMs = timeBudgetSeconds * 1000
+  let limit = maxSteps
+  if (computeRate !== undefined) {
+    const { params, batch } = size
+    if (!(params > 0 && batch > 0)) fail("TINY_LM_COMPUTE_RATE needs train(step, { params, batch }) with the model's parameter count and batch size")
+    limit = Math.min(maxSteps, Math.max(1, Math.floor((timeBudgetSeconds * computeRate) / (3 * params * batch))))
+  }
   let steps = 0
   for (;;) {
     const elapsed = performance.now() - start
-    if (elapsed >= budgetMs || steps >= maxSteps) break
-    step(Number.isFinite(maxSteps) ? steps / maxSteps : elapsed / budgetMs)
+    if ((computeRate === undefined && elapsed >= budgetMs) || steps >= limit) break
+    step(Number.isFinite(limit) ? steps / limit : elapsed / budgetMs)
     steps += 1
   }
   return { steps, seconds: (performance.now() - start) / 1000 }

@@ -203,5 +203,5 @@ const trained = train((progress) => {
   sampleBatch(random, CONTEXT, BATCH_SIZE, contexts, targets)
   model.lossAndGrads(contexts, targets, BATCH_SIZE)
   step(scheduled(progress))
-})
+}, { params: model.count, batch: BATCH_SIZE })
 evaluate({ context: CONTEXT, logits: (batchContexts, batch, out) => model.forward(batchContexts, batch, out), params: model.count, trained })

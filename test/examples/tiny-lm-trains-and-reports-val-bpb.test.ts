@@ -67,6 +67,28 @@ describe("examples/tiny-lm", () => {
     expect(Number.isFinite(value(result.stdout, "val_bpb"))).toBe(true)
   })
 
+  it("with a compute budget trains the steps the budget buys, the same on any machine; a bigger model gets fewer", async () => {
+    const { target: wider, remove } = copyOfTarget((source) => source.replace("const HIDDEN = 48", "const HIDDEN = 96"))
+    try {
+      // 2 s at 3e7 multiply-adds a second buys 6e7; a step costs 3 × 9 719 parameters × 32 examples (28 steps at HIDDEN 96, 18 359 parameters).
+      const env = { TWOLOOP_SEED: "2", TWOLOOP_TIME_BUDGET: "2", TINY_LM_COMPUTE_RATE: "3e7" }
+      const first = await run(example, env)
+      expect(first.exitCode, String(first.stderr)).toBe(0)
+      expect(value(first.stdout, "num_params")).toBe(9719)
+      expect(value(first.stdout, "num_steps")).toBe(Math.floor(6e7 / (3 * 9719 * 32)))
+      const again = await run(example, env)
+      expect(/^val_bpb: (\S+)$/m.exec(String(again.stdout))?.[1]).toBe(/^val_bpb: (\S+)$/m.exec(String(first.stdout))?.[1])
+      const wide = await run(wider, env)
+      expect(wide.exitCode, String(wide.stderr)).toBe(0)
+      expect(value(wide.stdout, "num_steps")).toBe(Math.floor(6e7 / (3 * 18359 * 32)))
+      const bad = await run(example, { TINY_LM_COMPUTE_RATE: "fast" })
+      expect(bad.exitCode).toBe(2)
+      expect(String(bad.stderr).trim().split("\n")).toEqual(["tiny-lm: TINY_LM_COMPUTE_RATE=fast must be a positive number"])
+    } finally {
+      remove()
+    }
+  })
+
   it("has correct gradients", async () => {
     const result = await run(example, {}, ["--gradcheck"])
     expect(result.exitCode, String(result.stdout)).toBe(0)

@@ -1,0 +1,106 @@
+/**
+ * tiny-lm (examples/tiny-lm) as a target of the search-quality benchmark. Under its usual time budget a
+ * run's val_bpb depends on how fast and how busy the machine is, so no configuration could be judged
+ * twice alike. Here every run has a compute budget instead (TINY_LM_COMPUTE_RATE: the steps a run gets are
+ * what its time budget buys at a fixed rate of multiply-adds, a bigger model getting fewer, as under a time
+ * budget), which makes a run a pure function of the script and the seed. The optimum is unknown; the judge
+ * is val_bpb at the full budget averaged over seeds no search runs with (twoloop runs its seed plus up to a
+ * few hundred, its proxy scenarios its seed plus 1000 and up; Optuna its seed).
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Params, QualityTarget } from "../searchQuality.ts"
+import { tempDir } from "../support/project.ts"
+import type { Range } from "./synthetic.mjs"
+
+const repoRoot = path.resolve(import.meta.dirname, "..", "..")
+const example = path.join(repoRoot, "examples", "tiny-lm")
+const corpus = path.join(repoRoot, "node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
+
+/** Multiply-adds a second of budget: about what the baseline does on one core of the project's machine, so a run takes about its budget. */
+export const COMPUTE_RATE = 5e8
+export const FULL_BUDGET_SECONDS = 4
+export const PROXY_BUDGET_SECONDS = 0.8
+export const JUDGE_SEEDS: ReadonlyArray<number> = [5000, 5001]
+/** What a failed or diverged judge run scores: the uniform model's val_bpb (README of examples/tiny-lm). */
+export const UNIFORM_BPB = 6.24
+
+/** The search space a user would give Optuna for train.mjs's constants (sizes capped where evaluation would dominate a run). */
+export const tinyLmSpace: Readonly<Record<string, Range>> = {
+  CONTEXT: { low: 2, high: 16, int: true, log: true },
+  EMBED_DIM: { low: 4, high: 32, int: true, log: true },
+  HIDDEN: { low: 16, high: 256, int: true, log: true },
+  ACTIVATION: { choices: ["tanh", "relu"] },
+  INIT_SCALE: { low: 0.1, high: 3, log: true },
+  OPTIMIZER: { choices: ["sgd", "momentum", "adam"] },
+  LEARNING_RATE: { low: 1e-4, high: 1, log: true },
+  LR_SCHEDULE: { choices: ["constant", "cosine", "linear"] },
+  WARMUP: { low: 0, high: 0.3 },
+  BATCH_SIZE: { choices: [8, 16, 32, 64, 128] },
+  WEIGHT_DECAY: { low: 1e-6, high: 0.1, log: true },
+  GRAD_CLIP: { low: 0.1, high: 10, log: true },
+}
+
+const literal = (value: number | string | boolean) => JSON.stringify(value)
+
+/**
+ * The script with each named `const NAME = value` line set to `params[NAME]` (a trailing comment kept), the
+ * way the Optuna peer writes a trial's script. Throws on a name the script has no constant for. Pure.
+ */
+export const setConstants = (source: string, params: Params): string =>
+  Object.entries(params).reduce((text, [name, value]) => {
+    const pattern = new RegExp(`^(const ${name} = )[^/\\n]*?(\\s*//.*)?$`, "m")
+    if (!pattern.test(text)) throw new Error(`tiny-lm: train.mjs has no constant ${name}`)
+    return text.replace(pattern, (_line, head: string, comment: string | undefined) => `${head}${literal(value)}${comment ?? ""}`)
+  }, source)
+
+/** The constants of train.mjs as the script has them. */
+const defaultsOf = (source: string): Params =>
+  Object.fromEntries([...source.matchAll(/^const ([A-Z][A-Z0-9_]*) = ([^/\n]*?)\s*(?:\/\/.*)?$/gm)].map(([, name, text]) => [name!, JSON.parse(text!) as number | string]))
+
+/** One run of `script` at the full budget under the compute budget; its val_bpb, or the uniform model's when it failed or diverged. */
+const runOnce = (dir: string, seed: number): number => {
+  const result = spawnSync(process.execPath, ["train.mjs"], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE), TWOLOOP_TIME_BUDGET: String(FULL_BUDGET_SECONDS), TWOLOOP_SEED: String(seed) },
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  const value = Number(/^val_bpb: (\S+)$/m.exec(result.stdout ?? "")?.[1])
+  return result.status === 0 && Number.isFinite(value) ? value : UNIFORM_BPB
+}
+
+export const tinyLmTarget = (): QualityTarget => {
+  const train = fs.readFileSync(path.join(example, "train.mjs"), "utf8")
+  const prepare = fs.readFileSync(path.join(example, "prepare.mjs"), "utf8")
+  const defaults = defaultsOf(train)
+  const judged = new Map<string, number>()
+  let judgeDir: string | undefined
+  return {
+    name: "tiny-lm",
+    title: `examples/tiny-lm under a compute budget (${FULL_BUDGET_SECONDS} s at ${COMPUTE_RATE.toExponential(0)} multiply-adds a second, proxy ${PROXY_BUDGET_SECONDS} s); judged by val_bpb over seeds ${JUDGE_SEEDS.join(", ")}`,
+    files: { "train.mjs": train, "prepare.mjs": prepare },
+    readonly: ["prepare.mjs"],
+    metric: "val_bpb",
+    fullBudgetSeconds: FULL_BUDGET_SECONDS,
+    proxyBudgetSeconds: PROXY_BUDGET_SECONDS,
+    env: { TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE) },
+    space: tinyLmSpace,
+    defaults,
+    apply: "edit",
+    loss: (params) => {
+      const script = setConstants(train, { ...defaults, ...params })
+      const cached = judged.get(script)
+      if (cached !== undefined) return cached
+      judgeDir ??= tempDir("twoloop-bench-tiny-lm-judge-")
+      fs.writeFileSync(path.join(judgeDir, "prepare.mjs"), prepare)
+      fs.writeFileSync(path.join(judgeDir, "train.mjs"), script)
+      const values = JUDGE_SEEDS.map((seed) => runOnce(judgeDir!, seed))
+      const value = values.reduce((sum, v) => sum + v, 0) / values.length
+      judged.set(script, value)
+      return value
+    },
+    optimum: () => undefined,
+  }
+}
