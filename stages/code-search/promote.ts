@@ -45,7 +45,7 @@ export const revertOnIncumbent = (edit: Edit, after: ReadonlyMap<string, string>
     const redone = moved.length > 0 ? applyChanges(before, moved.map((m) => tunablesBefore.find((t) => t.file === m.file && t.name === m.name)!.change(m.to))) : undefined
     const rebuilt: ReadonlyMap<string, string> | undefined = redone?.ok ? new Map([...before, ...redone.files]) : undefined
     const onlyTunables = rebuilt !== undefined && [...after].every(([file, content]) => rebuilt.get(file) === content)
-    const current = findTunables(incumbent)
+    const current = onlyTunables ? findTunables(incumbent) : []
     const onIncumbent = moved.map((m) => ({ move: m, tunable: current.find((t) => t.file === m.file && t.name === m.name) }))
     if (onlyTunables && onIncumbent.every((o) => o.tunable !== undefined)) {
       const back = onIncumbent.filter((o) => o.tunable!.value.text !== o.move.from)
