@@ -362,7 +362,7 @@ export const pairedTable = (targets: ReadonlyArray<TargetFacts>): Table => {
     })
   })
   return {
-    title: "Hybrid against each system, seed by seed (noise-free loss; a positive difference favours hybrid)",
+    title: "Hybrid against each system, seed by seed (judged loss; a positive difference favours hybrid)",
     columns: ["target", "against", "hybrid better", "equal", "hybrid worse", "mean difference ± standard error"],
     rows,
     notes: ["Equal: the same final configuration's loss to 1e-9 (often the same configuration)."],
