@@ -70,7 +70,7 @@ describe("examples/tiny-lm", () => {
   it("with a compute budget trains the steps the budget buys, the same on any machine; a bigger model gets fewer", async () => {
     const { target: wider, remove } = copyOfTarget((source) => source.replace("const HIDDEN = 48", "const HIDDEN = 96"))
     try {
-      // 2 s at 3e7 multiply-adds a second buys 6e7; a step costs 3 × 9 719 parameters × 32 examples (28 steps at HIDDEN 96, 18 359 parameters).
+      // 2 s at 3e7 multiply-adds a second buys 6e7; a step costs 3 × 9 719 parameters × 32 examples: 64 steps (34 at HIDDEN 96, 18 359 parameters).
       const env = { TWOLOOP_SEED: "2", TWOLOOP_TIME_BUDGET: "2", TINY_LM_COMPUTE_RATE: "3e7" }
       const first = await run(example, env)
       expect(first.exitCode, String(first.stderr)).toBe(0)
