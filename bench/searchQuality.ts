@@ -18,9 +18,8 @@ import type { StageRecord } from "../src/domain/Run.ts"
 import { loadReportData } from "../src/pipeline/report/model.ts"
 import { roleOf } from "../src/pipeline/StageKind.ts"
 import { Store } from "../src/services/Store.ts"
-import { findTunables, plainText } from "../stages/experiment-kit/tunables/index.ts"
 import { type Benchmark, fixed, mean, standardDeviation, type Table } from "./support/benchmark.ts"
-import { configFor, makeProject, runPipeline } from "./support/project.ts"
+import { configFor, constantsOf, makeProject, runPipeline } from "./support/project.ts"
 import { defaultsOf, FULL_BUDGET_SECONDS, noiseFreeLoss, type Range, type Target, targets, trainScript } from "./targets/synthetic.mjs"
 import { tinyLmTarget } from "./targets/tinyLm.ts"
 
@@ -175,9 +174,6 @@ export const optimumOf = (target: Target): number => {
   return best.loss
 }
 
-const paramsOfScript = (content: string): Params =>
-  Object.fromEntries(findTunables(new Map([["train.mjs", content]])).map((t) => [t.name, t.value.kind === "string" ? plainText(t.value.text) : t.value.value]))
-
 /** A row that ran (a rejected edit never starts; a proxy result reused for the same edit and seed is never started). */
 const ran = (row: Experiment) => row.startedAt !== null && !["planned", "running"].includes(row.status)
 
@@ -226,7 +222,7 @@ export const runTwoloop = async (target: QualityTarget, seed: number, settings: 
         const charge = Math.min(1, row.timeBudget / target.fullBudgetSeconds)
         cost += charge
         if (roleOf(stage.kind) === "outer") proxyCost += charge
-        if (row.status === "keep" && row.resultCommit) points.push({ cost, params: paramsOfScript(show(row.resultCommit)) })
+        if (row.status === "keep" && row.resultCommit) points.push({ cost, params: constantsOf(show(row.resultCommit)) })
       }
     }
     return { points, proxyCost }

@@ -16,6 +16,7 @@ import { type RunOptions, type RunSummary, startRun } from "../../src/pipeline/r
 import { registryDecoder } from "../../src/pipeline/StageKind.ts"
 import type { Llm } from "../../src/services/Llm.ts"
 import { Store } from "../../src/services/Store.ts"
+import { findTunables, plainText } from "../../stages/experiment-kit/tunables/index.ts"
 
 const created: Array<string> = []
 
@@ -50,6 +51,10 @@ export const makeProject = (files: Readonly<Record<string, string>>, prefix = "t
   git("commit", "--quiet", "-m", "initial")
   return root
 }
+
+/** The tunable constants of a training script as the search sees them (name → value, strings unquoted). */
+export const constantsOf = (content: string, file = "train.mjs"): Record<string, number | string | boolean> =>
+  Object.fromEntries(findTunables(new Map([[file, content]])).map((t) => [t.name, t.value.kind === "string" ? plainText(t.value.text) : t.value.value]))
 
 /** Decodes `raw` as the project's pipeline.config.json (written there too). */
 export const configFor = (root: string, raw: Record<string, unknown>): ResolvedConfig => {

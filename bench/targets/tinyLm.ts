@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Params, QualityTarget } from "../searchQuality.ts"
-import { tempDir } from "../support/project.ts"
+import { constantsOf, tempDir } from "../support/project.ts"
 import type { Range } from "./synthetic.mjs"
 
 const repoRoot = path.resolve(import.meta.dirname, "..", "..")
@@ -55,10 +55,6 @@ export const setConstants = (source: string, params: Params): string =>
     return text.replace(pattern, (_line, head: string, comment: string | undefined) => `${head}${literal(value)}${comment ?? ""}`)
   }, source)
 
-/** The constants of train.mjs as the script has them. */
-const defaultsOf = (source: string): Params =>
-  Object.fromEntries([...source.matchAll(/^const ([A-Z][A-Z0-9_]*) = ([^/\n]*?)\s*(?:\/\/.*)?$/gm)].map(([, name, text]) => [name!, JSON.parse(text!) as number | string]))
-
 /** One run of `script` at the full budget under the compute budget; its val_bpb, or the uniform model's when it failed or diverged. */
 const runOnce = (dir: string, seed: number): number => {
   const result = spawnSync(process.execPath, ["train.mjs"], {
@@ -74,7 +70,7 @@ const runOnce = (dir: string, seed: number): number => {
 export const tinyLmTarget = (): QualityTarget => {
   const train = fs.readFileSync(path.join(example, "train.mjs"), "utf8")
   const prepare = fs.readFileSync(path.join(example, "prepare.mjs"), "utf8")
-  const defaults = defaultsOf(train)
+  const defaults = constantsOf(train)
   const judged = new Map<string, number>()
   let judgeDir: string | undefined
   return {
