@@ -55,12 +55,15 @@ export const setConstants = (source: string, params: Params): string =>
     return text.replace(pattern, (_line, head: string, comment: string | undefined) => `${head}${literal(value)}${comment ?? ""}`)
   }, source)
 
-/** One run of `script` at the full budget under the compute budget; its val_bpb, or the uniform model's when it failed or diverged. */
+/** The environment of every run: twoloop's target.env, the Optuna peer's trials and the judge's runs. */
+const runEnv = { TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE) }
+
+/** One judge run in `dir` at the full budget; its val_bpb, or the uniform model's when it failed or diverged. */
 const runOnce = (dir: string, seed: number): number => {
   const result = spawnSync(process.execPath, ["train.mjs"], {
     cwd: dir,
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE), TWOLOOP_TIME_BUDGET: String(FULL_BUDGET_SECONDS), TWOLOOP_SEED: String(seed) },
+    env: { PATH: process.env.PATH ?? "", ...runEnv, TWOLOOP_TIME_BUDGET: String(FULL_BUDGET_SECONDS), TWOLOOP_SEED: String(seed) },
     maxBuffer: 16 * 1024 * 1024,
   })
   const value = Number(/^val_bpb: (\S+)$/m.exec(result.stdout ?? "")?.[1])
@@ -81,7 +84,7 @@ export const tinyLmTarget = (): QualityTarget => {
     metric: "val_bpb",
     fullBudgetSeconds: FULL_BUDGET_SECONDS,
     proxyBudgetSeconds: PROXY_BUDGET_SECONDS,
-    env: { TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE) },
+    env: runEnv,
     space: tinyLmSpace,
     defaults,
     apply: "edit",
@@ -89,8 +92,10 @@ export const tinyLmTarget = (): QualityTarget => {
       const script = setConstants(train, { ...defaults, ...params })
       const cached = judged.get(script)
       if (cached !== undefined) return cached
-      judgeDir ??= tempDir("twoloop-bench-tiny-lm-judge-")
-      fs.writeFileSync(path.join(judgeDir, "prepare.mjs"), prepare)
+      if (judgeDir === undefined) {
+        judgeDir = tempDir("twoloop-bench-tiny-lm-judge-")
+        fs.writeFileSync(path.join(judgeDir, "prepare.mjs"), prepare)
+      }
       fs.writeFileSync(path.join(judgeDir, "train.mjs"), script)
       const values = JUDGE_SEEDS.map((seed) => runOnce(judgeDir!, seed))
       const value = values.reduce((sum, v) => sum + v, 0) / values.length
