@@ -18,7 +18,7 @@ import type { StageRecord } from "../src/domain/Run.ts"
 import { loadReportData } from "../src/pipeline/report/model.ts"
 import { roleOf } from "../src/pipeline/StageKind.ts"
 import { Store } from "../src/services/Store.ts"
-import { type Benchmark, fixed, mean, standardDeviation, type Table } from "./support/benchmark.ts"
+import { type Benchmark, benchSeeds, fixed, mean, standardDeviation, type Table } from "./support/benchmark.ts"
 import { configFor, constantsOf, makeProject, runPipeline } from "./support/project.ts"
 import { defaultsOf, FULL_BUDGET_SECONDS, noiseFreeLoss, type Range, type Target, targets, trainScript } from "./targets/synthetic.mjs"
 import { tinyLmTarget } from "./targets/tinyLm.ts"
@@ -374,7 +374,7 @@ export const searchQualityBenchmark: Benchmark<{ readonly settings: QualitySetti
       : { seeds: [0, 1, 2, 3, 4, 5, 6, 7], runs: 30, metricCalls: 24, scenarios: 3, proxyTimeBudgetSeconds: 2, targets: [...targets.map((t) => t.name), "tiny-lm"] }
     // TWOLOOP_BENCH_TARGETS=a,b and TWOLOOP_BENCH_SEEDS=0,1 narrow a run (to look into one target).
     const only = process.env.TWOLOOP_BENCH_TARGETS?.split(",").filter((name) => name.length > 0)
-    const seeds = process.env.TWOLOOP_BENCH_SEEDS?.split(",").filter((seed) => seed.length > 0).map(Number)
+    const seeds = benchSeeds()
     if (seeds) settings = { ...settings, seeds }
     const wanted = only ?? settings.targets
     const selected = [...targets.map((t) => syntheticTarget(t, settings.proxyTimeBudgetSeconds)), tinyLmTarget()].filter((t) => wanted.includes(t.name))

@@ -40,6 +40,16 @@ export const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
+/** The seeds `TWOLOOP_BENCH_SEEDS=0,1` narrows a benchmark to (to split a long one over processes); undefined when unset. */
+export const benchSeeds = (): Array<number> | undefined => {
+  const text = process.env.TWOLOOP_BENCH_SEEDS
+  if (text === undefined || text.trim() === "") return undefined
+  const seeds = text.split(",").map((part) => part.trim())
+  const bad = seeds.find((part) => !/^\d+$/.test(part))
+  if (bad !== undefined) throw new Error(`TWOLOOP_BENCH_SEEDS=${text}: "${bad}" is not a non-negative integer`)
+  return seeds.map(Number)
+}
+
 export const fixed = (value: number | null | undefined, digits = 2) => (value === null || value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits))
 
 export const ratio = (value: number | null | undefined, digits = 2) => (value === null || value === undefined || !Number.isFinite(value) ? "–" : `${value.toFixed(digits)}×`)
