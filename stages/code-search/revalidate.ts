@@ -3,7 +3,8 @@
  * measured at a proxy budget runs the strongest of them (those whose proxy Δ is more than twice the proxy noise) at
  * its own budget, one at a time on top of the incumbent, through the normal keep gate — the way a
  * promotion ladder re-validates. A proxy Δ is evidence, not truth: an edit that does not hold is recorded
- * as not transferred and the move engine ranks its direction last. Each re-validation is a `candidate` row
+ * as not transferred and the move engine ranks its direction last. One whose evidence an earlier keep made
+ * stale (it moves a step size, and a kept edit switched an optimizer since) is skipped. Each re-validation is a `candidate` row
  * of proposer `handoff` whose `scenario` is `handoff:<index in the handoff>`, so a resumed stage continues
  * with the ones not yet run.
  */
@@ -13,7 +14,8 @@ import type { Experiment } from "../../src/domain/Experiment.ts"
 import type { HandedEdit } from "../../src/domain/Handoff.ts"
 import { Progress } from "../../src/services/Progress.ts"
 import { applyChanges } from "../experiment-kit/edits.ts"
-import { editOfAssignments } from "../experiment-kit/moves.ts"
+import { editOfAssignments, movedBetween, staleEvidence } from "../experiment-kit/moves.ts"
+import { findTunables } from "../experiment-kit/tunables/index.ts"
 import type { RunPlacement } from "../experiment-kit/runner.ts"
 import { currentIncumbent } from "./bookkeeping.ts"
 import type { SearchRuntime } from "./runtime.ts"
@@ -50,13 +52,21 @@ export const transferOf = (row: Experiment): "held" | "did not hold" | "pending"
 export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<HandedEdit>, placement: RunPlacement) =>
   Effect.gen(function* () {
     const progress = yield* Progress
-    // Up to `revalidate` of them run, strongest first; one that is no longer the same move is skipped.
+    const baseFiles = yield* runtime.filesAt(runtime.setup.baseCommit)
+    // Up to `revalidate` of them run, strongest first; one that is no longer the same move, or whose
+    // evidence an earlier keep made stale (a step size measured before a switch of optimizer), is skipped.
     for (const { index, edit: item } of revalidationPlan(edits)) {
       const experiments = yield* runtime.experiments
       if (experiments.filter((row) => row.scenario?.startsWith("handoff:")).length >= runtime.settings.revalidate) return
       if (experiments.some((row) => row.scenario === handoffScenario(index))) continue
       const incumbent = currentIncumbent(experiments, runtime.setup.baseCommit)
-      const edit = renderHandedEdit(item, yield* runtime.filesAt(incumbent.commit))
+      const files = yield* runtime.filesAt(incumbent.commit)
+      const stale = staleEvidence(item.assignments, movedBetween(findTunables(baseFiles), findTunables(files)))
+      if (stale !== undefined) {
+        yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "handoff-skipped", message: `${runtime.stageName}: handed-over edit "${item.description}" is not re-validated: ${stale} (its proxy evidence is from another point)` })
+        continue
+      }
+      const edit = renderHandedEdit(item, files)
       if (!edit) {
         yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "handoff-skipped", message: `${runtime.stageName}: handed-over edit "${item.description}" is not the measured move on the incumbent any more (an earlier one changed what it touches)` })
         continue

@@ -16,7 +16,8 @@
  *    once the current point is worn out (as many failed moves as live tunables) random perturbations of
  *    several tunables at once are tried too: the ways out of a local optimum;
  *  - a direction of the form `set NAME=value, OTHER=value` is that exact move, tried first in the order of
- *    the directions; other directions order the tunables they name;
+ *    the directions while its evidence still holds: no keep moved a tunable it sets, nor switched a
+ *    choice a step size it sets couples with; other directions order the tunables they name;
  *  - a move already tried at the current point (all tunable values) is never repeated there; one that hurt
  *    anywhere, or that undoes a kept move, goes after the others; ties are broken by the seeded rng.
  * Every move is only a proposal: the caller's keep gate judges it. Pure: history comes in as data,
@@ -74,6 +75,33 @@ const floatLadder = [1e-3, 1e-2, 0.1]
 const integerLadder = [1, 10, 100]
 /** Step sizes a categorical switch couples with. */
 const stepSizeName = /(^|[^a-z])(lr|learning[_-]?rate|step[_-]?size|eta)($|[^a-z])/i
+
+/** A tunable a kept move changed since some evidence was measured, and whether it is a choice (string or boolean). */
+export interface MovedTunable {
+  readonly name: string
+  readonly categorical: boolean
+}
+
+/** The tunables whose values differ between two points (the base and the incumbent), in `after`'s order. */
+export const movedBetween = (before: ReadonlyArray<Tunable>, after: ReadonlyArray<Tunable>): Array<MovedTunable> =>
+  after
+    .filter((t) => before.find((b) => b.name === t.name && b.file === t.file)?.value.text !== t.value.text)
+    .map((t) => ({ name: t.name, categorical: t.value.kind !== "number" }))
+
+/**
+ * Why evidence measured before some keeps no longer speaks for a move, or undefined when it still does. It is
+ * stale when the move sets a tunable a keep moved since (it was measured from that tunable's earlier value,
+ * so it never compared its value with the kept one), or when it sets a step size and a keep switched a
+ * choice since (an optimizer, an activation: the step size a choice takes is the coupling the compound
+ * retries act on). Pure.
+ */
+export const staleEvidence = (changes: ReadonlyArray<Pick<Assignment, "name">>, moved: ReadonlyArray<MovedTunable>): string | undefined => {
+  const same = changes.find((c) => moved.some((m) => m.name === c.name))
+  if (same) return `a keep moved ${same.name} since it was measured`
+  const step = changes.find((c) => stepSizeName.test(c.name))
+  const switched = moved.find((m) => m.categorical && !changes.some((c) => c.name === m.name))
+  return step && switched ? `${step.name} was measured with ${switched.name} at its earlier value` : undefined
+}
 
 /** A move's identity: its assignments, order-free. */
 export const moveKey = (changes: ReadonlyArray<Pick<Assignment, "name" | "to">>): string =>
@@ -188,6 +216,13 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
   // may still be tried as an ordinary move (it ranks as one that hurt), but never ahead of the queue.
   const leftBehind = new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => `${c.name}\u0000${c.from}`)))
   const undoesKept = (changes: ReadonlyArray<Pick<Assignment, "name" | "to">>) => changes.some((c) => leftBehind.has(`${c.name}\u0000${c.to}`))
+  // Tunables a kept move changed. A direction's `set` was measured before them (the outer stage measures
+  // from the base point); once its evidence is stale (staleEvidence) the move is no order to carry out, and
+  // its direction still orders the tunables it names.
+  const movedByKeep = [...new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => c.name)))].map((name) => ({
+    name,
+    categorical: byName.get(name) !== undefined && byName.get(name)!.value.kind !== "number",
+  }))
   const lastKept = new Map<string, Assignment>()
   for (const outcome of input.history) if (outcome.kept && outcome.changes.length === 1) lastKept.set(outcome.changes[0]!.name, outcome.changes[0]!)
   const usesDirections = input.directions.length > 0
@@ -238,12 +273,14 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
 
   // Exact moves named by the directions, in their order, before anything else, unless they already failed
   // (a proxy measurement that did not hold at this budget): then their direction ranks after the others.
-  // A `set` direction whose own evidence says it did not help is no order to carry out, and one that would
-  // set back a value a kept move left (a later keep moved past the direction) is carried out already.
+  // A `set` direction whose own evidence says it did not help is no order to carry out, one that would
+  // set back a value a kept move left (a later keep moved past the direction) is carried out already, and
+  // one whose evidence a keep made stale (above) was measured at another point.
   input.directions.forEach((direction, index) => {
     const assignments = explicitAssignments(direction.text, tunables)
     const refuted = direction.evidence !== undefined && direction.evidence.tries > 0 && !(direction.evidence.meanDelta !== null && direction.evidence.meanDelta > 0)
-    if (assignments && !hurt.has(moveKey(assignments)) && !refuted && !undoesKept(assignments)) add(assignments, -1 - (input.directions.length - index) / (input.directions.length + 1), "a move the directions name")
+    const stale = assignments !== undefined && staleEvidence(assignments, movedByKeep) !== undefined
+    if (assignments && !hurt.has(moveKey(assignments)) && !refuted && !undoesKept(assignments) && !stale) add(assignments, -1 - (input.directions.length - index) / (input.directions.length + 1), "a move the directions name")
   })
 
   for (const tunable of tunables) {

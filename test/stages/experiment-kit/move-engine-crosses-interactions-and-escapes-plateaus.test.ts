@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { makeRng } from "../../../src/common/rng.ts"
 import { applyChanges } from "../../../stages/experiment-kit/edits.ts"
-import { type Assignment, explicitAssignments, inertTunables, moveKey, type MoveOutcome, rankProposals, replayMoves } from "../../../stages/experiment-kit/moves.ts"
+import { type Assignment, explicitAssignments, inertTunables, moveKey, type MoveOutcome, movedBetween, rankProposals, replayMoves, staleEvidence } from "../../../stages/experiment-kit/moves.ts"
 import { changesOfEdit, findTunables, pointSignature } from "../../../stages/experiment-kit/tunables/index.ts"
 
 const script = `const OPTIMIZER = "sgd" // one of: "sgd", "adam"
@@ -137,6 +137,55 @@ describe("the move engine", () => {
     expect(keys(rank(switchedBack)).filter((k) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE"))).toEqual([])
     // a switch that hurt without undoing a keep is retried as before
     expect(keys(rank([switchedBack[1]!])).filter((k) => k.includes("OPTIMIZER") && k.includes("LEARNING_RATE")).length).toBeGreaterThan(0)
+  })
+
+  it("does not carry out a `set` direction on a tunable a keep moved since: its evidence was measured from the old value", () => {
+    // Measured at the base point (sgd, LEARNING_RATE 0.1): momentum helped, LEARNING_RATE 0.5 helped, WEIGHT_DECAY 0.01 helped.
+    // Then the switch to adam with LEARNING_RATE ×0.1 was kept.
+    const directions = [
+      { text: 'set OPTIMIZER="momentum" (helped)', constants: ["OPTIMIZER"] },
+      { text: "set LEARNING_RATE=0.5 (helped)", constants: ["LEARNING_RATE"] },
+      { text: "set WEIGHT_DECAY=0.01 (helped)", constants: ["WEIGHT_DECAY"] },
+    ]
+    const scriptWith = script.replace('"sgd" // one of: "sgd", "adam"', '"adam" // one of: "sgd", "adam", "momentum"')
+    const base = new Map([["train.mjs", script.replace('"sgd", "adam"', '"sgd", "adam", "momentum"')]])
+    const now = new Map([["train.mjs", scriptWith.replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.01")]])
+    const keep: MoveOutcome = {
+      point: pointSignature(findTunables(base)),
+      changes: [{ file: "train.mjs", name: "OPTIMIZER", from: '"sgd"', to: '"adam"' }, { file: "train.mjs", name: "LEARNING_RATE", from: "0.1", to: "0.01" }],
+      delta: 0.3,
+      kept: true,
+    }
+    const ranked = rankProposals({ files: now, directions, history: [keep], pending: [], rng: makeRng(3), noise: 0.01 })
+    // The untouched tunable's `set` is still carried out first; the two the keep moved are not carried out as set.
+    expect(moveKey(ranked[0]!.move.changes)).toBe(key(["WEIGHT_DECAY", "0.01"]))
+    expect(ranked.filter((p) => p.edit.rationale.includes("a move the directions name")).map((p) => moveKey(p.move.changes))).toEqual([key(["WEIGHT_DECAY", "0.01"])])
+    expect(keys(ranked)).not.toContain(key(["LEARNING_RATE", "0.5"]))
+    // Before that keep, all three are carried out first, in the directions' order.
+    const before = rankProposals({ files: base, directions, history: [], pending: [], rng: makeRng(3), noise: 0.01 })
+    expect(keys(before).slice(0, 3)).toEqual([key(["OPTIMIZER", '"momentum"']), key(["LEARNING_RATE", "0.5"]), key(["WEIGHT_DECAY", "0.01"])])
+    // A keep that switched the optimizer alone makes a learning rate measured before it stale too (they couple),
+    // but not a weight decay.
+    const switched: MoveOutcome = { ...keep, changes: [keep.changes[0]!] }
+    const onAdam = new Map([["train.mjs", scriptWith]])
+    const afterSwitch = rankProposals({ files: onAdam, directions: directions.slice(1), history: [switched], pending: [], rng: makeRng(3), noise: 0.01 })
+    expect(afterSwitch.filter((p) => p.edit.rationale.includes("a move the directions name")).map((p) => moveKey(p.move.changes))).toEqual([key(["WEIGHT_DECAY", "0.01"])])
+  })
+
+  it("tells when evidence measured before some keeps no longer speaks for a move", () => {
+    const base = findTunables(files)
+    const now = findTunables(new Map([["train.mjs", script.replace('"sgd" //', '"adam" //').replace("HIDDEN = 64", "HIDDEN = 128")]]))
+    const moved = movedBetween(base, now)
+    expect(moved).toEqual([
+      { name: "OPTIMIZER", categorical: true },
+      { name: "HIDDEN", categorical: false },
+    ])
+    expect(staleEvidence([{ name: "HIDDEN" }], moved)).toBe("a keep moved HIDDEN since it was measured")
+    expect(staleEvidence([{ name: "LEARNING_RATE" }], moved)).toBe("LEARNING_RATE was measured with OPTIMIZER at its earlier value")
+    // a weight decay does not couple with the switch, and a learning rate is not stale when no choice switched
+    expect(staleEvidence([{ name: "WEIGHT_DECAY" }], moved)).toBeUndefined()
+    expect(staleEvidence([{ name: "LEARNING_RATE" }], movedBetween(base, findTunables(new Map([["train.mjs", script.replace("HIDDEN = 64", "HIDDEN = 128")]]))))).toBeUndefined()
+    expect(staleEvidence([], moved)).toBeUndefined()
   })
 
   it("pushes a kept move further first, but not a push that already failed at an earlier point", () => {
