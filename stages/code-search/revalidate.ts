@@ -3,10 +3,10 @@
  * measured at a proxy budget runs the strongest of them (those whose proxy Δ is more than twice the proxy noise) at
  * its own budget, one at a time on top of the incumbent, through the normal keep gate — the way a
  * promotion ladder re-validates. A proxy Δ is evidence, not truth: an edit that does not hold is recorded
- * as not transferred and the move engine ranks its direction last. One whose evidence an earlier keep made
- * stale (it moves a step size, and a kept edit switched an optimizer since) is skipped. Each re-validation is a `candidate` row
- * of proposer `handoff` whose `scenario` is `handoff:<index in the handoff>`, so a resumed stage continues
- * with the ones not yet run.
+ * as not transferred and the move engine ranks its direction last. One whose evidence an earlier keep
+ * made stale (it moves a step size, and a kept edit switched an optimizer since) is skipped. Each
+ * re-validation is a `candidate` row of proposer `handoff` whose `scenario` is `handoff:<index in the
+ * handoff>`, so a resumed stage continues with the ones not yet run.
  */
 import { Effect } from "effect"
 import type { Edit } from "../../src/domain/Edit.ts"

@@ -99,7 +99,7 @@ export const staleEvidence = (changes: ReadonlyArray<Pick<Assignment, "name">>, 
   const same = changes.find((c) => moved.some((m) => m.name === c.name))
   if (same) return `a keep moved ${same.name} since it was measured`
   const step = changes.find((c) => stepSizeName.test(c.name))
-  const switched = moved.find((m) => m.categorical && !changes.some((c) => c.name === m.name))
+  const switched = moved.find((m) => m.categorical)
   return step && switched ? `${step.name} was measured with ${switched.name} at its earlier value` : undefined
 }
 
@@ -221,7 +221,7 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
   // its direction still orders the tunables it names.
   const movedByKeep = [...new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => c.name)))].map((name) => ({
     name,
-    categorical: byName.get(name) !== undefined && byName.get(name)!.value.kind !== "number",
+    categorical: (byName.get(name)?.value.kind ?? "number") !== "number",
   }))
   const lastKept = new Map<string, Assignment>()
   for (const outcome of input.history) if (outcome.kept && outcome.changes.length === 1) lastKept.set(outcome.changes[0]!.name, outcome.changes[0]!)
