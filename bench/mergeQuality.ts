@@ -5,20 +5,15 @@
  *
  *   npx tsx bench/mergeQuality.ts a.json b.json …   (files written by `npm run bench -- --only quality --json F`)
  */
-import * as fs from "node:fs"
 import { pairedTable, qualityTables, type TargetFacts } from "./searchQuality.ts"
-import { formatTable } from "./support/benchmark.ts"
+import { factsIn, formatTable } from "./support/benchmark.ts"
 
 interface QualityFacts {
   readonly settings: Parameters<typeof qualityTables>[1]
   readonly targets: ReadonlyArray<TargetFacts>
 }
 
-const read = (file: string): QualityFacts => {
-  const facts = (JSON.parse(fs.readFileSync(file, "utf8")) as { results: Array<{ name: string; facts: QualityFacts }> }).results.find((r) => r.name === "quality")?.facts
-  if (!facts) throw new Error(`${file}: no search-quality results in it (write one with --only quality --json ${file})`)
-  return facts
-}
+const read = (file: string): QualityFacts => factsIn<QualityFacts>(file, "quality")
 
 const files = process.argv.slice(2)
 if (files.length === 0) {

@@ -5,13 +5,11 @@
  *
  *   npx tsx bench/mergeSearch.ts a.json b.json …   (files written by `npm run bench -- --only search --json F`)
  */
-import * as fs from "node:fs"
 import { type SearchFacts, searchTables } from "./searchEfficiency.ts"
-import { formatTable } from "./support/benchmark.ts"
+import { factsIn, formatTable } from "./support/benchmark.ts"
 
 const read = (file: string): SearchFacts => {
-  const facts = (JSON.parse(fs.readFileSync(file, "utf8")) as { results: Array<{ name: string; facts: SearchFacts }> }).results.find((r) => r.name === "search")?.facts
-  if (!facts) throw new Error(`${file}: no search-efficiency results in it (write one with --only search --json ${file})`)
+  const facts = factsIn<SearchFacts>(file, "search")
   // Files from before the compute budget have no computeRate: their runs were time-budgeted.
   return { ...facts, settings: { ...facts.settings, computeRate: facts.settings.computeRate ?? null } }
 }

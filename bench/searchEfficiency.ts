@@ -25,13 +25,12 @@ import { Store } from "../src/services/Store.ts"
 import { runsOf } from "../stages/code-search/bookkeeping.ts"
 import { type Benchmark, benchSeeds, fixed, mean, ratio, standardDeviation, type Table } from "./support/benchmark.ts"
 import { configFor, makeProject, runPipeline } from "./support/project.ts"
-import { COMPUTE_RATE } from "./targets/tinyLm.ts"
+import { COMPUTE_RATE, corpus } from "./targets/tinyLm.ts"
 
 const spread = (values: ReadonlyArray<number>) => (values.length < 2 ? "–" : fixed(standardDeviation(values)))
 
 const repoRoot = path.resolve(import.meta.dirname, "..")
 const tinyLm = path.join(repoRoot, "examples", "tiny-lm")
-const corpus = path.join(repoRoot, "node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
 
 export interface SeedOutcome {
   readonly seed: number

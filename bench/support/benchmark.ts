@@ -3,6 +3,7 @@
  * machine-specific) and `facts`, the structured results a test can assert on. Plus the few statistics and
  * formatting helpers every benchmark uses.
  */
+import * as fs from "node:fs"
 import * as os from "node:os"
 
 export interface BenchOptions {
@@ -38,6 +39,14 @@ export const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** The facts one benchmark wrote into a `--json` results file; throws naming the file when it has none. */
+export const factsIn = <Facts>(file: string, name: string): Facts => {
+  const results = (JSON.parse(fs.readFileSync(file, "utf8")) as { results: Array<{ name: string; facts: Facts }> }).results
+  const found = results.find((r) => r.name === name)
+  if (!found) throw new Error(`${file}: no "${name}" results in it (write one with --only ${name} --json ${file})`)
+  return found.facts
 }
 
 /** The seeds `TWOLOOP_BENCH_SEEDS=0,1` narrows a benchmark to (to split a long one over processes); undefined when unset. */

@@ -16,7 +16,8 @@ import type { Range } from "./synthetic.mjs"
 
 const repoRoot = path.resolve(import.meta.dirname, "..", "..")
 const example = path.join(repoRoot, "examples", "tiny-lm")
-const corpus = path.join(repoRoot, "node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
+/** The corpus tiny-lm trains on (TINY_LM_DATA). */
+export const corpus = path.join(repoRoot, "node_modules", "@stdlib", "datasets-moby-dick", "data", "data.txt")
 
 /** Multiply-adds a second of budget: about what the baseline does on one core of the project's machine, so a run takes about its budget. */
 export const COMPUTE_RATE = 5e8

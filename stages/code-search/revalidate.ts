@@ -52,7 +52,7 @@ export const transferOf = (row: Experiment): "held" | "did not hold" | "pending"
 export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<HandedEdit>, placement: RunPlacement) =>
   Effect.gen(function* () {
     const progress = yield* Progress
-    const baseFiles = yield* runtime.filesAt(runtime.setup.baseCommit)
+    const baseTunables = findTunables(yield* runtime.filesAt(runtime.setup.baseCommit))
     // Up to `revalidate` of them run, strongest first; one that is no longer the same move, or whose
     // evidence an earlier keep made stale (a step size measured before a switch of optimizer), is skipped.
     for (const { index, edit: item } of revalidationPlan(edits)) {
@@ -61,7 +61,7 @@ export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<Ha
       if (experiments.some((row) => row.scenario === handoffScenario(index))) continue
       const incumbent = currentIncumbent(experiments, runtime.setup.baseCommit)
       const files = yield* runtime.filesAt(incumbent.commit)
-      const stale = staleEvidence(item.assignments, movedBetween(findTunables(baseFiles), findTunables(files)))
+      const stale = staleEvidence(item.assignments, movedBetween(baseTunables, findTunables(files)))
       if (stale !== undefined) {
         yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "handoff-skipped", message: `${runtime.stageName}: handed-over edit "${item.description}" is not re-validated: ${stale} (its proxy evidence is from another point)` })
         continue
