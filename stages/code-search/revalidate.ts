@@ -54,14 +54,16 @@ export const runRevalidations = (runtime: SearchRuntime, edits: ReadonlyArray<Ha
     const progress = yield* Progress
     const baseTunables = findTunables(yield* runtime.filesAt(runtime.setup.baseCommit))
     // Up to `revalidate` of them run, strongest first; one that is no longer the same move, or whose
-    // evidence an earlier keep made stale (a step size measured before a switch of optimizer), is skipped.
+    // evidence an earlier keep made stale (a step size measured before a switch of optimizer, or a switch
+    // measured before a kept step-size change), is skipped.
     for (const { index, edit: item } of revalidationPlan(edits)) {
       const experiments = yield* runtime.experiments
       if (experiments.filter((row) => row.scenario?.startsWith("handoff:")).length >= runtime.settings.revalidate) return
       if (experiments.some((row) => row.scenario === handoffScenario(index))) continue
       const incumbent = currentIncumbent(experiments, runtime.setup.baseCommit)
       const files = yield* runtime.filesAt(incumbent.commit)
-      const stale = staleEvidence(item.assignments, movedBetween(baseTunables, findTunables(files)))
+      const touched = item.assignments.map((a) => ({ name: a.name, categorical: (baseTunables.find((t) => t.name === a.name)?.value.kind ?? "number") !== "number" }))
+      const stale = staleEvidence(touched, movedBetween(baseTunables, findTunables(files)))
       if (stale !== undefined) {
         yield* progress.emit({ runId: runtime.runId, stageId: runtime.stageId, kind: "handoff-skipped", message: `${runtime.stageName}: handed-over edit "${item.description}" is not re-validated: ${stale} (its proxy evidence is from another point)` })
         continue

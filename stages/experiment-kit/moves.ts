@@ -76,7 +76,7 @@ const integerLadder = [1, 10, 100]
 /** Step sizes a categorical switch couples with. */
 const stepSizeName = /(^|[^a-z])(lr|learning[_-]?rate|step[_-]?size|eta)($|[^a-z])/i
 
-/** A tunable a kept move changed since some evidence was measured, and whether it is a choice (string or boolean). */
+/** A tunable a move sets, or a kept move changed since some evidence was measured, and whether it is a choice (string or boolean). */
 export interface MovedTunable {
   readonly name: string
   readonly categorical: boolean
@@ -91,16 +91,20 @@ export const movedBetween = (before: ReadonlyArray<Tunable>, after: ReadonlyArra
 /**
  * Why evidence measured before some keeps no longer speaks for a move, or undefined when it still does. It is
  * stale when the move sets a tunable a keep moved since (it was measured from that tunable's earlier value,
- * so it never compared its value with the kept one), or when it sets a step size and a keep switched a
- * choice since (an optimizer, an activation: the step size a choice takes is the coupling the compound
- * retries act on). Pure.
+ * so it never compared its value with the kept one), or when a step size and a choice (an optimizer, an
+ * activation) are on its two sides: it sets a step size and a keep switched a choice since, or it switches a
+ * choice and a keep moved a step size since. The step size a choice takes is the coupling the compound
+ * retries act on, so the one was measured for the other's earlier value. Pure.
  */
-export const staleEvidence = (changes: ReadonlyArray<Pick<Assignment, "name">>, moved: ReadonlyArray<MovedTunable>): string | undefined => {
+export const staleEvidence = (changes: ReadonlyArray<MovedTunable>, moved: ReadonlyArray<MovedTunable>): string | undefined => {
   const same = changes.find((c) => moved.some((m) => m.name === c.name))
   if (same) return `a keep moved ${same.name} since it was measured`
-  const step = changes.find((c) => stepSizeName.test(c.name))
+  const step = changes.find((c) => !c.categorical && stepSizeName.test(c.name))
   const switched = moved.find((m) => m.categorical)
-  return step && switched ? `${step.name} was measured with ${switched.name} at its earlier value` : undefined
+  if (step && switched) return `${step.name} was measured with ${switched.name} at its earlier value`
+  const choice = changes.find((c) => c.categorical)
+  const stepMoved = moved.find((m) => !m.categorical && stepSizeName.test(m.name))
+  return choice && stepMoved ? `${choice.name} was measured with ${stepMoved.name} at its earlier value` : undefined
 }
 
 /** A move's identity: its assignments, order-free. */
@@ -219,10 +223,8 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
   // Tunables a kept move changed. A direction's `set` was measured before them (the outer stage measures
   // from the base point); once its evidence is stale (staleEvidence) the move is no order to carry out, and
   // its direction still orders the tunables it names.
-  const movedByKeep = [...new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => c.name)))].map((name) => ({
-    name,
-    categorical: (byName.get(name)?.value.kind ?? "number") !== "number",
-  }))
+  const categorical = (name: string) => (byName.get(name)?.value.kind ?? "number") !== "number"
+  const movedByKeep = [...new Set(input.history.filter((m) => m.kept).flatMap((m) => m.changes.map((c) => c.name)))].map((name) => ({ name, categorical: categorical(name) }))
   const lastKept = new Map<string, Assignment>()
   for (const outcome of input.history) if (outcome.kept && outcome.changes.length === 1) lastKept.set(outcome.changes[0]!.name, outcome.changes[0]!)
   const usesDirections = input.directions.length > 0
@@ -279,7 +281,7 @@ export const rankProposals = (input: OfflineInput): Array<OfflineProposal> => {
   input.directions.forEach((direction, index) => {
     const assignments = explicitAssignments(direction.text, tunables)
     const refuted = direction.evidence !== undefined && direction.evidence.tries > 0 && !(direction.evidence.meanDelta !== null && direction.evidence.meanDelta > 0)
-    const stale = assignments !== undefined && staleEvidence(assignments, movedByKeep) !== undefined
+    const stale = assignments !== undefined && staleEvidence(assignments.map((a) => ({ name: a.name, categorical: categorical(a.name) })), movedByKeep) !== undefined
     if (assignments && !hurt.has(moveKey(assignments)) && !refuted && !undoesKept(assignments) && !stale) add(assignments, -1 - (input.directions.length - index) / (input.directions.length + 1), "a move the directions name")
   })
 

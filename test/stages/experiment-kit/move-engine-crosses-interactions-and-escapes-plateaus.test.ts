@@ -170,6 +170,12 @@ describe("the move engine", () => {
     const onAdam = new Map([["train.mjs", scriptWith]])
     const afterSwitch = rankProposals({ files: onAdam, directions: directions.slice(1), history: [switched], pending: [], rng: makeRng(3), noise: 0.01 })
     expect(afterSwitch.filter((p) => p.edit.rationale.includes("a move the directions name")).map((p) => moveKey(p.move.changes))).toEqual([key(["WEIGHT_DECAY", "0.01"])])
+    // And the other way round: a keep that raised the learning rate alone makes the switch to momentum measured
+    // before it stale (momentum at the new rate is another step size), but not the weight decay.
+    const raised: MoveOutcome = { ...keep, changes: [{ file: "train.mjs", name: "LEARNING_RATE", from: "0.1", to: "0.5" }] }
+    const onFaster = new Map([["train.mjs", base.get("train.mjs")!.replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.5")]])
+    const afterRaise = rankProposals({ files: onFaster, directions: [directions[0]!, directions[2]!], history: [raised], pending: [], rng: makeRng(3), noise: 0.01 })
+    expect(afterRaise.filter((p) => p.edit.rationale.includes("a move the directions name")).map((p) => moveKey(p.move.changes))).toEqual([key(["WEIGHT_DECAY", "0.01"])])
   })
 
   it("tells when evidence measured before some keeps no longer speaks for a move", () => {
@@ -180,12 +186,21 @@ describe("the move engine", () => {
       { name: "OPTIMIZER", categorical: true },
       { name: "HIDDEN", categorical: false },
     ])
-    expect(staleEvidence([{ name: "HIDDEN" }], moved)).toBe("a keep moved HIDDEN since it was measured")
-    expect(staleEvidence([{ name: "LEARNING_RATE" }], moved)).toBe("LEARNING_RATE was measured with OPTIMIZER at its earlier value")
+    const number = (name: string) => ({ name, categorical: false })
+    const choice = (name: string) => ({ name, categorical: true })
+    expect(staleEvidence([number("HIDDEN")], moved)).toBe("a keep moved HIDDEN since it was measured")
+    expect(staleEvidence([number("LEARNING_RATE")], moved)).toBe("LEARNING_RATE was measured with OPTIMIZER at its earlier value")
     // a weight decay does not couple with the switch, and a learning rate is not stale when no choice switched
-    expect(staleEvidence([{ name: "WEIGHT_DECAY" }], moved)).toBeUndefined()
-    expect(staleEvidence([{ name: "LEARNING_RATE" }], movedBetween(base, findTunables(new Map([["train.mjs", script.replace("HIDDEN = 64", "HIDDEN = 128")]]))))).toBeUndefined()
+    expect(staleEvidence([number("WEIGHT_DECAY")], moved)).toBeUndefined()
+    const widened = movedBetween(base, findTunables(new Map([["train.mjs", script.replace("HIDDEN = 64", "HIDDEN = 128")]])))
+    expect(staleEvidence([number("LEARNING_RATE")], widened)).toBeUndefined()
     expect(staleEvidence([], moved)).toBeUndefined()
+    // The other side of the coupling: a switch of choice measured before a kept step-size change is stale,
+    // one measured before a kept change of anything else is not.
+    const faster = movedBetween(base, findTunables(new Map([["train.mjs", script.replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.5")]])))
+    expect(staleEvidence([choice("OPTIMIZER")], faster)).toBe("OPTIMIZER was measured with LEARNING_RATE at its earlier value")
+    expect(staleEvidence([choice("OPTIMIZER")], widened)).toBeUndefined()
+    expect(staleEvidence([number("WEIGHT_DECAY")], faster)).toBeUndefined()
   })
 
   it("pushes a kept move further first, but not a push that already failed at an earlier point", () => {
