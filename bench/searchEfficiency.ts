@@ -14,8 +14,14 @@
  * different numbers of steps whenever the machine's load changed between them, and no figure could be run
  * twice alike. `TWOLOOP_BENCH_CLOCK=wall` measures under the wall clock instead; `TWOLOOP_BENCH_SEEDS=0,1`
  * narrows the seeds (to run them in several processes).
+ *
+ * The race is counted twice. By the measured values, as the report counts them: the inner-only best is the
+ * least of noisy values, so under the wall clock a hybrid arm can miss it by less than the clock's noise.
+ * And judged: after each seed's search, every incumbent of either arm is run again by a compute-budget judge
+ * over seeds no search used, and the race is counted on those values (see JudgedRace).
  */
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Experiment } from "../src/domain/Experiment.ts"
@@ -25,7 +31,7 @@ import { Store } from "../src/services/Store.ts"
 import { runsOf } from "../stages/code-search/bookkeeping.ts"
 import { type Benchmark, benchSeeds, fixed, mean, ratio, standardDeviation, type Table } from "./support/benchmark.ts"
 import { configFor, makeProject, runPipeline } from "./support/project.ts"
-import { COMPUTE_RATE, corpus } from "./targets/tinyLm.ts"
+import { COMPUTE_RATE, corpus, scriptJudge } from "./targets/tinyLm.ts"
 
 const spread = (values: ReadonlyArray<number>) => (values.length < 2 ? "–" : fixed(standardDeviation(values)))
 
@@ -50,6 +56,49 @@ export interface SeedOutcome {
   /** Process seconds of the whole hybrid code search. */
   readonly hybridInnerSeconds: number
   readonly innerOnlySecondsToBest: number | null
+  /** The same race judged by the compute-budget judge instead of the measured values; absent in files from before it. */
+  readonly judged?: JudgedRace
+}
+
+/**
+ * The race judged: every incumbent each arm had (its base, then each keep) run again by a judge that no
+ * search saw, under tiny-lm's compute budget at the full budget, over seeds no search used. The target is
+ * the best judged incumbent of the inner-only arm; each arm's figure is the first incumbent judged at least
+ * as good. Under the wall clock a measured value carries the machine's load, so "reached" by the measured
+ * values is partly luck (the inner-only best is the least of noisy values); judged, it is not.
+ */
+export interface JudgedRace {
+  readonly budgetSeconds: number
+  readonly seeds: ReadonlyArray<number>
+  /** Each arm's incumbents in order: sequence number (0: the base) and judged val_bpb. */
+  readonly innerOnly: ReadonlyArray<JudgedIncumbent>
+  readonly hybrid: ReadonlyArray<JudgedIncumbent>
+}
+
+export interface JudgedIncumbent {
+  readonly seq: number
+  readonly value: number
+}
+
+/** What a judged race says: the inner-only arm's judged best and when it got there, when hybrid reached it. Pure. */
+export const judgedOutcome = (race: JudgedRace) => {
+  const best = Math.min(...race.innerOnly.map((step) => step.value))
+  const firstAt = (path: ReadonlyArray<JudgedIncumbent>) => path.find((step) => step.value <= best)?.seq ?? null
+  return {
+    innerOnlyBest: best,
+    innerOnlyToBest: firstAt(race.innerOnly)!,
+    hybridToReach: firstAt(race.hybrid),
+    innerOnlyFinal: race.innerOnly.at(-1)!.value,
+    hybridFinal: race.hybrid.at(-1)!.value,
+  }
+}
+
+/** A code search's incumbents in the order it had them: its base commit (at 0), then each keep's result commit. Pure. */
+export const incumbentCommits = (rows: ReadonlyArray<Experiment>): Array<{ readonly seq: number; readonly commit: string }> => {
+  const base = rows.find((row) => row.purpose === "baseline" && row.baseCommit !== null)?.baseCommit
+  if (base === undefined || base === null) throw new Error("search bench: a code search without a baseline")
+  const kept = [...rows].filter((row) => row.status === "keep" && row.resultCommit !== null).sort((a, b) => a.seq - b.seq)
+  return [{ seq: 0, commit: base }, ...kept.map((row) => ({ seq: row.seq, commit: row.resultCommit! }))]
 }
 
 export interface SearchFacts {
@@ -82,7 +131,10 @@ export const experimentsToReach = (rows: ReadonlyArray<Experiment>, target: numb
 
 const secondsThrough = (rows: ReadonlyArray<Experiment>, seq: number) => rows.filter((row) => row.seq <= seq).reduce((sum, row) => sum + (row.seconds ?? 0), 0)
 
-export const runSeed = async (seed: number, settings: SearchFacts["settings"]): Promise<SeedOutcome> => {
+/** Seeds of the judge's runs: none of them is a seed a search runs with (its seed plus up to a few hundred, proxy scenarios 1000 and up). */
+const JUDGE_SEEDS: ReadonlyArray<number> = [5000, 5001, 5002, 5003]
+
+export const runSeed = async (seed: number, settings: SearchFacts["settings"], judge: (script: string) => Promise<number>): Promise<SeedOutcome> => {
   const root = makeProject({
     "train.mjs": fs.readFileSync(path.join(tinyLm, "train.mjs"), "utf8"),
     "prepare.mjs": fs.readFileSync(path.join(tinyLm, "prepare.mjs"), "utf8"),
@@ -124,6 +176,10 @@ export const runSeed = async (seed: number, settings: SearchFacts["settings"]): 
   const innerOnlyBest = innerOnlyArm?.best ?? null
   const innerOnlyToBest = innerOnlyArm?.experimentsToBest ?? null
   const hybridToReach = innerOnlyBest === null ? null : experimentsToReach(hybridInner, innerOnlyBest, "minimize")
+  const scriptAt = (commit: string) => execFileSync("git", ["show", `${commit}:target/train.mjs`], { cwd: root, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 })
+  const judgePath = (rows: ReadonlyArray<Experiment>) =>
+    Promise.all(incumbentCommits(rows).map(async ({ seq, commit }) => ({ seq, value: await judge(scriptAt(commit)) })))
+  const judged: JudgedRace = { budgetSeconds: settings.timeBudgetSeconds, seeds: JUDGE_SEEDS, innerOnly: await judgePath(innerOnly), hybrid: await judgePath(hybridInner) }
   const baseline = report.innerStages.find((stage) => stage.arm === "inner-only")?.baseline ?? null
   return {
     seed,
@@ -138,6 +194,7 @@ export const runSeed = async (seed: number, settings: SearchFacts["settings"]): 
     hybridSecondsToReach: hybridToReach === null ? null : secondsThrough(hybridInner, hybridToReach),
     hybridInnerSeconds: secondsThrough(hybridInner, Number.POSITIVE_INFINITY),
     innerOnlySecondsToBest: innerOnlyToBest === null ? null : secondsThrough(innerOnly, innerOnlyToBest),
+    judged,
   }
 }
 
@@ -153,6 +210,19 @@ export const chargedRatio = (outcome: SeedOutcome) => ((outcome.hybridToReach ??
 /** The same in process seconds, the outer stage's proxy runs charged; an unreached seed charges all hybrid inner seconds. */
 export const computeRatio = (outcome: SeedOutcome) => ((outcome.hybridSecondsToReach ?? outcome.hybridInnerSeconds) + outcome.outerSeconds) / outcome.innerOnlySecondsToBest!
 
+/** The judged race of a seed where the inner-only arm got to a judged best better than its base, else null. */
+const judgedRace = (outcome: SeedOutcome) => {
+  if (outcome.judged === undefined) return null
+  const race = judgedOutcome(outcome.judged)
+  return race.innerOnlyToBest > 0 ? race : null
+}
+
+/** Hybrid ÷ inner-only experiments by the judge; a hybrid arm that never reached counts its whole budget. */
+const judgedRatio = (outcome: SeedOutcome, charged: boolean) => {
+  const race = judgedRace(outcome)!
+  return ((race.hybridToReach ?? outcome.experimentsPerArm) + (charged ? outcome.proxyRunEquivalents : 0)) / race.innerOnlyToBest
+}
+
 /** The benchmark's tables from its per-seed outcomes (also used to merge runs over disjoint seeds). */
 export const searchTables = (outcomes: ReadonlyArray<SeedOutcome>, settings: SearchFacts["settings"]): Array<Table> => {
   const usable = outcomes.filter(informative)
@@ -160,18 +230,32 @@ export const searchTables = (outcomes: ReadonlyArray<SeedOutcome>, settings: Sea
   const computeRatios = usable.map(computeRatio)
   const chargedRatios = usable.map(chargedRatio)
   const reached = usable.filter((outcome) => outcome.hybridToReach !== null).length
+  const judgedSeeds = outcomes.filter((outcome) => judgedRace(outcome) !== null)
+  const judgedRatios = judgedSeeds.map((outcome) => judgedRatio(outcome, false))
+  const judgedCharged = judgedSeeds.map((outcome) => judgedRatio(outcome, true))
+  const judgedReached = judgedSeeds.filter((outcome) => judgedRace(outcome)!.hybridToReach !== null).length
+  const judge = outcomes.find((outcome) => outcome.judged !== undefined)?.judged
+  const summary = (label: string, values: ReadonlyArray<number>, of: number) => [label, ratio(mean(values)), spread(values), ratio(Math.min(...values)), ratio(Math.max(...values)), `${values.length} of ${of}`]
   return [
     {
       title: "Search efficiency: hybrid experiments to reach the inner-only best ÷ inner-only experiments to its best",
       columns: ["measure", "mean", "sd", "min", "max", "seeds"],
       rows: [
-        ["code-search experiments (target ≤ 0.6×)", ratio(mean(ratios)), spread(ratios), ratio(Math.min(...ratios)), ratio(Math.max(...ratios)), `${ratios.length} of ${outcomes.length}`],
-        ["experiments, proxy runs charged as full-run equivalents", ratio(mean(chargedRatios)), spread(chargedRatios), ratio(Math.min(...chargedRatios)), ratio(Math.max(...chargedRatios)), `${chargedRatios.length} of ${outcomes.length}`],
-        ["process seconds, outer proxy runs charged", ratio(mean(computeRatios)), spread(computeRatios), ratio(Math.min(...computeRatios)), ratio(Math.max(...computeRatios)), `${computeRatios.length} of ${outcomes.length}`],
+        summary("code-search experiments, measured values (target ≤ 0.6×)", ratios, outcomes.length),
+        summary("experiments, proxy runs charged as full-run equivalents", chargedRatios, outcomes.length),
+        summary("process seconds, outer proxy runs charged", computeRatios, outcomes.length),
+        ...(judge === undefined
+          ? []
+          : [summary("code-search experiments, judged (target ≤ 0.6×)", judgedRatios, outcomes.length), summary("judged, proxy runs charged as full-run equivalents", judgedCharged, outcomes.length)]),
       ],
       notes: [
         `Hybrid reached the inner-only best in ${reached} of ${usable.length} informative seeds; a seed where it did not counts its whole budget (${settings.experiments} experiments, all its process seconds), so its ratio is a lower bound.`,
         "A seed is informative when the inner-only arm kept at least one improvement (otherwise its experiments-to-best is 0).",
+        ...(judge === undefined
+          ? []
+          : [
+              `Judged: every incumbent of each arm (its base, then each keep) run again under tiny-lm's compute budget at ${judge.budgetSeconds} s, val_bpb averaged over seeds ${judge.seeds.join(", ")} (no search runs with them). The target is the inner-only arm's best judged incumbent; each arm's count is its first incumbent judged at least as good. Hybrid reached it in ${judgedReached} of ${judgedSeeds.length} seeds where inner-only's judged best is not its base.`,
+            ]),
       ],
     },
     {
@@ -197,6 +281,30 @@ export const searchTables = (outcomes: ReadonlyArray<SeedOutcome>, settings: Sea
         "Experiment counts are sequence numbers in the stage, as the report's experimentsToBest counts them.",
       ],
     },
+    ...(judge === undefined
+      ? []
+      : [
+          {
+            title: "Search efficiency per seed, judged (val_bpb under the compute-budget judge, lower is better)",
+            columns: ["seed", "base", "inner-only best", "at experiment", "hybrid reached it at", "ratio", "inner-only final", "hybrid final", "hybrid incumbents (experiment: val_bpb)"],
+            rows: outcomes.map((o) => {
+              if (o.judged === undefined) return [o.seed, "–", "–", "–", "–", "–", "–", "–", "not judged"]
+              const race = judgedOutcome(o.judged)
+              return [
+                o.seed,
+                fixed(o.judged.innerOnly[0]!.value, 3),
+                fixed(race.innerOnlyBest, 3),
+                race.innerOnlyToBest,
+                race.hybridToReach ?? `not within ${o.experimentsPerArm}`,
+                judgedRace(o) === null ? "–" : ratio(judgedRatio(o, false)),
+                fixed(race.innerOnlyFinal, 3),
+                fixed(race.hybridFinal, 3),
+                o.judged.hybrid.map((step) => `${step.seq}: ${step.value.toFixed(3)}`).join(", "),
+              ]
+            }),
+            notes: ["Final: the incumbent each arm ended with, as judged; the best on the inner-only arm's path can be an earlier one (a keep whose measured gain the judge does not confirm)."],
+          },
+        ]),
   ]
 }
 
@@ -211,10 +319,12 @@ export const searchEfficiencyBenchmark: Benchmark<SearchFacts> = {
       ? { timeBudgetSeconds: 0.5, proxyTimeBudgetSeconds: 0.3, metricCalls: 12, experiments: 6, computeRate }
       : { timeBudgetSeconds: 10, proxyTimeBudgetSeconds: 2, metricCalls: 36, experiments: 14, computeRate }
     const seeds = benchSeeds() ?? (quick ? [0] : [0, 1, 2, 3, 4])
+    // The judge runs after each seed's search, never during one, so it does not load the machine a search measures on.
+    const judge = scriptJudge(settings.timeBudgetSeconds, JUDGE_SEEDS)
     const outcomes: Array<SeedOutcome> = []
     for (const seed of seeds) {
-      log(`search: seed ${seed}, both arms`)
-      outcomes.push(await runSeed(seed, settings))
+      log(`search: seed ${seed}, both arms, then the judge`)
+      outcomes.push(await runSeed(seed, settings, judge))
     }
     return { facts: { seeds: outcomes, settings }, tables: searchTables(outcomes, settings) }
   },

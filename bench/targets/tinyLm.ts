@@ -7,7 +7,7 @@
  * is val_bpb at the full budget averaged over seeds no search runs with (twoloop runs its seed plus up to a
  * few hundred, its proxy scenarios its seed plus 1000 and up; Optuna its seed).
  */
-import { spawnSync } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Params, QualityTarget } from "../searchQuality.ts"
@@ -59,16 +59,47 @@ export const setConstants = (source: string, params: Params): string =>
 /** The environment of every run: twoloop's target.env, the Optuna peer's trials and the judge's runs. */
 const runEnv = { TINY_LM_DATA: corpus, TINY_LM_COMPUTE_RATE: String(COMPUTE_RATE) }
 
-/** One judge run in `dir` at the full budget; its val_bpb, or the uniform model's when it failed or diverged. */
+/** The environment of one judge run: the compute budget, the budget in seconds and the seed, nothing else. */
+const judgeEnv = (seed: number, budgetSeconds: number) => ({ PATH: process.env.PATH ?? "", ...runEnv, TWOLOOP_TIME_BUDGET: String(budgetSeconds), TWOLOOP_SEED: String(seed) })
+
+/** A judge run's val_bpb from its exit status and stdout; the uniform model's when it failed or diverged. Pure. */
+const judgedValue = (status: number | null, stdout: string): number => {
+  const value = Number(/^val_bpb: (\S+)$/m.exec(stdout)?.[1])
+  return status === 0 && Number.isFinite(value) ? value : UNIFORM_BPB
+}
+
+/** One judge run in `dir` at the full budget. */
 const runOnce = (dir: string, seed: number): number => {
-  const result = spawnSync(process.execPath, ["train.mjs"], {
-    cwd: dir,
-    encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", ...runEnv, TWOLOOP_TIME_BUDGET: String(FULL_BUDGET_SECONDS), TWOLOOP_SEED: String(seed) },
-    maxBuffer: 16 * 1024 * 1024,
+  const result = spawnSync(process.execPath, ["train.mjs"], { cwd: dir, encoding: "utf8", env: judgeEnv(seed, FULL_BUDGET_SECONDS), maxBuffer: 16 * 1024 * 1024 })
+  return judgedValue(result.status, result.stdout ?? "")
+}
+
+/** One judge run in `dir`, not blocking (so that runs of several seeds share the cores). */
+const runAsync = (dir: string, seed: number, budgetSeconds: number): Promise<number> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, ["train.mjs"], { cwd: dir, encoding: "utf8", env: judgeEnv(seed, budgetSeconds), maxBuffer: 16 * 1024 * 1024 }, (error, stdout) =>
+      resolve(judgedValue(error === null ? 0 : 1, stdout)),
+    )
   })
-  const value = Number(/^val_bpb: (\S+)$/m.exec(result.stdout ?? "")?.[1])
-  return result.status === 0 && Number.isFinite(value) ? value : UNIFORM_BPB
+
+/**
+ * A judge of whole train.mjs scripts under the compute budget: the mean val_bpb over `seeds` at
+ * `budgetSeconds`, the seeds run side by side, each script judged once. For judging configurations that a
+ * search found under the wall clock, where no measured value can be repeated.
+ */
+export const scriptJudge = (budgetSeconds: number, seeds: ReadonlyArray<number>) => {
+  const prepare = fs.readFileSync(path.join(example, "prepare.mjs"), "utf8")
+  const judged = new Map<string, Promise<number>>()
+  return (script: string): Promise<number> => {
+    const cached = judged.get(script)
+    if (cached !== undefined) return cached
+    const dir = tempDir("twoloop-bench-tiny-lm-judge-")
+    fs.writeFileSync(path.join(dir, "prepare.mjs"), prepare)
+    fs.writeFileSync(path.join(dir, "train.mjs"), script)
+    const value = Promise.all(seeds.map((seed) => runAsync(dir, seed, budgetSeconds))).then((values) => values.reduce((sum, v) => sum + v, 0) / values.length)
+    judged.set(script, value)
+    return value
+  }
 }
 
 export const tinyLmTarget = (): QualityTarget => {
