@@ -9,6 +9,7 @@
  */
 import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import type { Params, QualityTarget } from "../searchQuality.ts"
 import { constantsOf, tempDir } from "../support/project.ts"
@@ -82,21 +83,41 @@ const runAsync = (dir: string, seed: number, budgetSeconds: number): Promise<num
     )
   })
 
+/** Runs at most `limit` tasks at once, the others when one ends, in the order asked (tasks never reject). */
+const limitedTo = (limit: number) => {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return <A>(task: () => Promise<A>): Promise<A> =>
+    new Promise<A>((resolve) => {
+      const start = () => {
+        running++
+        void task().then((value) => {
+          running--
+          waiting.shift()?.()
+          resolve(value)
+        })
+      }
+      if (running < limit) start()
+      else waiting.push(start)
+    })
+}
+
 /**
  * A judge of whole train.mjs scripts under the compute budget: the mean val_bpb over `seeds` at
- * `budgetSeconds`, the seeds run side by side, each script judged once. For judging configurations that a
+ * `budgetSeconds`, as many runs side by side as the machine has cores, each script judged once. For judging configurations that a
  * search found under the wall clock, where no measured value can be repeated.
  */
 export const scriptJudge = (budgetSeconds: number, seeds: ReadonlyArray<number>) => {
   const prepare = fs.readFileSync(path.join(example, "prepare.mjs"), "utf8")
   const judged = new Map<string, Promise<number>>()
+  const slot = limitedTo(os.availableParallelism())
   return (script: string): Promise<number> => {
     const cached = judged.get(script)
     if (cached !== undefined) return cached
     const dir = tempDir("twoloop-bench-tiny-lm-judge-")
     fs.writeFileSync(path.join(dir, "prepare.mjs"), prepare)
     fs.writeFileSync(path.join(dir, "train.mjs"), script)
-    const value = Promise.all(seeds.map((seed) => runAsync(dir, seed, budgetSeconds))).then((values) => values.reduce((sum, v) => sum + v, 0) / values.length)
+    const value = Promise.all(seeds.map((seed) => slot(() => runAsync(dir, seed, budgetSeconds)))).then((values) => values.reduce((sum, v) => sum + v, 0) / values.length)
     judged.set(script, value)
     return value
   }
